@@ -1,0 +1,1 @@
+"""The operator CLI (`sharebuy`): thin Typer commands over the services."""

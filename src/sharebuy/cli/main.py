@@ -1,0 +1,82 @@
+"""The `sharebuy` command: global options, the command groups, and error handling."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from sharebuy.cli import members as members_cli
+from sharebuy.cli import platform as platform_cli
+from sharebuy.cli import rewards as rewards_cli
+from sharebuy.cli.output import STATE, fail
+from sharebuy.kernel.errors import SharebuyError
+from sharebuy.rewards.repository import not_initialised
+
+app = typer.Typer(
+    name="sharebuy",
+    help="共享购平台运营命令行 · sharebuy operator CLI",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global(
+    db: Annotated[str | None, typer.Option("--db", help="数据库 URL（覆盖 SHAREBUY_DATABASE_URL）")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh 或 en")] = None,
+) -> None:
+    STATE.db = db
+    STATE.json = json_out
+    if lang:
+        STATE.lang = lang
+
+
+platform_cli.register(app)
+members_cli.register(app)
+rewards_cli.register(app)
+
+
+def _missing_schema(error: DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def main() -> None:
+    as_json = "--json" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except SharebuyError as error:
+        fail(error, as_json)
+        sys.exit(1)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as error:
+        if as_json:
+            fail(
+                SharebuyError(
+                    "usage",
+                    f"命令用法错误：{error.format_message()}",
+                    f"usage error: {error.format_message()}",
+                ),
+                True,
+            )
+        else:
+            error.show()
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as error:
+        if _missing_schema(error):
+            fail(not_initialised(), as_json)
+        else:
+            fail(
+                SharebuyError("database_error", f"数据库错误：{error.orig}", f"database error: {error.orig}"),
+                as_json,
+            )
+        sys.exit(1)

@@ -1,0 +1,129 @@
+"""Platform commands: init, rules, verify, demo, serve, db."""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sharebuy.cli.output import STATE, emit
+from sharebuy.db import migrate
+from sharebuy.kernel.clock import parse_day
+from sharebuy.kernel.errors import InvalidInput, SharebuyError
+from sharebuy.ledger.verify import verify
+from sharebuy.rewards import checks, platform_service
+
+Json = Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象 · print one JSON object")]
+rules_app = typer.Typer(help="运营规则 · the rulebook", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 · database", no_args_is_help=True)
+
+
+def _load_rules_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            # Decimal keeps 0.1 as 0.1: a TOML float never becomes a binary float here.
+            data = tomllib.load(handle, parse_float=Decimal)
+    except FileNotFoundError:
+        raise InvalidInput("file_not_found", f"找不到文件 {path}", f"file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInput("invalid_toml", f"TOML 格式错误：{error}", f"invalid TOML: {error}") from None
+    rules = data.get("rules", data)
+    if not isinstance(rules, dict):
+        raise InvalidInput("invalid_toml", "rules 必须是表", "rules must be a table")
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in rules.items()}
+
+
+def init(
+    start_date: Annotated[str, typer.Option("--start-date", help="第一个营业日 YYYY-MM-DD")],
+    rules: Annotated[Path | None, typer.Option("--rules", help="规则 TOML 文件")] = None,
+    json_out: Json = False,
+) -> None:
+    """初始化平台：建表、规则第 1 版、积分总量进入储备 · initialise the platform."""
+    day = parse_day(start_date)
+    overrides = _load_rules_file(rules) if rules else {}
+    engine = STATE.engine()
+    migrate.upgrade(engine)
+    emit(platform_service.initialise(engine, start_day=day, overrides=overrides), json_out, "init")
+
+
+@rules_app.command("show")
+def rules_show(
+    date: Annotated[str | None, typer.Option("--date", help="查看某日生效的规则")] = None,
+    json_out: Json = False,
+) -> None:
+    """显示生效中的规则 · show the rules in force."""
+    day = parse_day(date) if date else None
+    emit(platform_service.show_rules(STATE.engine(), day=day), json_out, "rules")
+
+
+@rules_app.command("set")
+def rules_set(
+    pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE ...")],
+    from_: Annotated[str, typer.Option("--from", help="生效营业日 YYYY-MM-DD")],
+    note: Annotated[str, typer.Option("--note")] = "",
+    json_out: Json = False,
+) -> None:
+    """新建规则版本，自某营业日起生效 · a new rule version effective from a business day."""
+    changes: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput("invalid_pair", f"应为 KEY=VALUE：{pair}", f"expected KEY=VALUE: {pair}")
+        changes[key.strip()] = value.strip()
+    result = platform_service.set_rules(STATE.engine(), changes, effective_from=parse_day(from_), note=note)
+    emit(result, json_out, "rules")
+
+
+def verify_cmd(json_out: Json = False) -> None:
+    """校验账本不变量 I1–I5、I7 · check the ledger invariants; exits non-zero on any violation."""
+    report = verify(STATE.engine(), checks.CHECKS)
+    emit(report.as_dict(), json_out, "verify")
+    if not report.ok:
+        raise typer.Exit(3)
+
+
+def demo(json_out: Json = False) -> None:
+    """载入演示数据 · load demo data (idempotent)."""
+    from sharebuy import demo as demo_data
+
+    engine = STATE.engine()
+    migrate.upgrade(engine)
+    emit(demo_data.load(engine), json_out, "demo")
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers")] = 1,
+) -> None:
+    """启动 HTTP 服务 · serve the app."""
+    import os
+
+    import uvicorn
+
+    if STATE.db:
+        os.environ["SHAREBUY_DATABASE_URL"] = STATE.db
+    uvicorn.run("sharebuy.web.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_out: Json = False) -> None:
+    """应用数据库迁移 · apply migrations."""
+    engine = STATE.engine()
+    migrate.upgrade(engine)
+    emit({"migrated": True, "current": migrate.is_current(engine)}, json_out, "db")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(rules_app, name="rules")
+    app.command("verify")(verify_cmd)
+    app.command("demo")(demo)
+    app.command("serve")(serve)
+    app.add_typer(db_app, name="db")
+
+
+__all__ = ["SharebuyError", "register"]

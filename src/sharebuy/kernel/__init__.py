@@ -1,0 +1,1 @@
+"""Shared kernel: exact amounts, errors, business-day clock. Standard library only."""

@@ -1,0 +1,1 @@
+"""Members: consumers, merchants and their staff; statuses, approval, deposits, grants."""

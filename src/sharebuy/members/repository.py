@@ -1,0 +1,67 @@
+"""Member queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, exists, select
+
+from sharebuy.kernel.errors import not_found
+from sharebuy.members.models import consumers, members, merchant_staff, merchants
+
+
+def consumer(conn: Connection, member_id: int) -> Mapping[str, Any]:
+    row = (
+        conn.execute(
+            select(members, consumers.c.phone, consumers.c.real_name)
+            .join(consumers, consumers.c.member_id == members.c.id)
+            .where(members.c.id == member_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise not_found("消费者", "consumer", member_id)
+    return row
+
+
+def merchant(conn: Connection, member_id: int, *, lock: bool = False) -> Mapping[str, Any]:
+    stmt = (
+        select(members, merchants)
+        .join(merchants, merchants.c.member_id == members.c.id)
+        .where(members.c.id == member_id)
+    )
+    if lock:
+        # The merchant row is locked before any account row, in every use case that changes
+        # status, so status and balances are decided together.
+        stmt = stmt.with_for_update(of=merchants)
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        raise not_found("商家", "merchant", member_id)
+    return row
+
+
+def member(conn: Connection, member_id: int) -> Mapping[str, Any]:
+    row = conn.execute(select(members).where(members.c.id == member_id)).mappings().first()
+    if row is None:
+        raise not_found("会员", "member", member_id)
+    return row
+
+
+def consumer_by_phone(conn: Connection, phone: str) -> int | None:
+    found = conn.execute(select(consumers.c.member_id).where(consumers.c.phone == phone)).scalar()
+    return None if found is None else int(found)
+
+
+def is_staff(conn: Connection, merchant_id: int, consumer_id: int) -> bool:
+    return bool(
+        conn.execute(
+            select(
+                exists().where(
+                    merchant_staff.c.merchant_id == merchant_id,
+                    merchant_staff.c.consumer_id == consumer_id,
+                )
+            )
+        ).scalar()
+    )

@@ -1,0 +1,1 @@
+"""Rewards: the rulebook, purchases and refunds, the daily release (settlement), guide price."""

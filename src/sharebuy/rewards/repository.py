@@ -1,0 +1,112 @@
+"""Rewards queries: platform state, rule versions, guide prices, settled days."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Connection, func, insert, select
+
+from sharebuy.kernel.amounts import Price
+from sharebuy.kernel.errors import Refused
+from sharebuy.rewards import rules as rulebook
+from sharebuy.rewards.models import platform_state, rule_versions, settlements
+
+
+def not_initialised() -> Refused:
+    return Refused(
+        "not_initialised",
+        "平台尚未初始化，请先运行 sharebuy init --start-date YYYY-MM-DD",
+        "the platform is not initialised; run sharebuy init --start-date YYYY-MM-DD first",
+    )
+
+
+def start_day(conn: Connection) -> date:
+    found = conn.execute(select(platform_state.c.start_day).where(platform_state.c.id == 1)).scalar()
+    if found is None:
+        raise not_initialised()
+    return found
+
+
+def is_initialised(conn: Connection) -> bool:
+    return conn.execute(select(platform_state.c.id)).first() is not None
+
+
+def insert_version(
+    conn: Connection, book: rulebook.Rulebook, effective_from: date, actor: str, note: str
+) -> int:
+    return int(
+        conn.execute(
+            insert(rule_versions).returning(rule_versions.c.id),
+            {
+                "effective_from": effective_from,
+                "rules_json": json.dumps(book.as_text(), sort_keys=True),
+                "actor": actor,
+                "note": note,
+                "created_at": datetime.now(UTC),
+            },
+        ).scalar_one()
+    )
+
+
+# Versions are immutable once written, so a loaded version can be cached by id for good.
+_version_cache: dict[tuple[str, int], rulebook.Rulebook] = {}
+
+
+def version(conn: Connection, version_id: int) -> rulebook.Rulebook:
+    key = (conn.engine.url.render_as_string(hide_password=True), version_id)
+    book = _version_cache.get(key)
+    if book is None:
+        text = conn.execute(
+            select(rule_versions.c.rules_json).where(rule_versions.c.id == version_id)
+        ).scalar_one()
+        book = rulebook.from_text(json.loads(text), version_id)
+        _version_cache[key] = book
+    return book
+
+
+def version_id_for(conn: Connection, day: date) -> int:
+    """The version in force on `day`: the latest written among those effective by then."""
+    found = conn.execute(
+        select(rule_versions.c.id)
+        .where(rule_versions.c.effective_from <= day)
+        .order_by(rule_versions.c.effective_from.desc(), rule_versions.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if found is None:
+        raise not_initialised()
+    return int(found)
+
+
+def rules_for(conn: Connection, day: date) -> rulebook.Rulebook:
+    return version(conn, version_id_for(conn, day))
+
+
+def versions(conn: Connection) -> list[dict[str, object]]:
+    rows = conn.execute(select(rule_versions).order_by(rule_versions.c.id)).mappings()
+    return [dict(row) for row in rows]
+
+
+def last_settlement(conn: Connection) -> tuple[date, Price] | None:
+    """The latest completed day and its guide price."""
+    row = conn.execute(
+        select(settlements.c.business_day, settlements.c.guide_price)
+        .where(settlements.c.status == "completed")
+        .order_by(settlements.c.business_day.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], Price(int(row[1])))
+
+
+def last_started_day(conn: Connection) -> date | None:
+    """The latest day with a settlement row in any status: purchases into it are refused."""
+    return conn.execute(select(func.max(settlements.c.business_day))).scalar()
+
+
+def current_guide_price(conn: Connection) -> Price:
+    """P used by purchases and deposits: the last settled day's, else the initial price."""
+    last = last_settlement(conn)
+    if last is not None:
+        return last[1]
+    first = version(conn, version_id_for(conn, start_day(conn)))
+    return first["initial_price"]  # type: ignore[no-any-return]
