@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from sharebuy.db import bulk
+from sharebuy.kernel import caches
 from sharebuy.kernel.errors import Refused
 from sharebuy.ledger import domain
 from sharebuy.ledger.domain import Leg
@@ -85,8 +86,7 @@ def platform_accounts(conn: Connection) -> dict[str, int]:
     return found
 
 
-def forget_platform_accounts() -> None:
-    _platform_cache.clear()
+caches.register(_platform_cache.clear)
 
 
 def balances(conn: Connection, owner: str) -> dict[str, int]:

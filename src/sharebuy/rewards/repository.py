@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, func, insert, select
 
+from sharebuy.kernel import caches
 from sharebuy.kernel.amounts import Price
 from sharebuy.kernel.errors import Refused
 from sharebuy.rewards import rules as rulebook
@@ -51,6 +52,7 @@ def insert_version(
 
 # Versions are immutable once written, so a loaded version can be cached by id for good.
 _version_cache: dict[tuple[str, int], rulebook.Rulebook] = {}
+caches.register(_version_cache.clear)
 
 
 def version(conn: Connection, version_id: int) -> rulebook.Rulebook:

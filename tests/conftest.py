@@ -1,0 +1,70 @@
+"""Test databases: every integration test runs on SQLite and on PostgreSQL, on real migrations.
+
+SQLite: each test gets a copy of a freshly migrated file.  PostgreSQL: the database named by
+SHAREBUY_TEST_POSTGRES_URL is migrated once and truncated before each test.  With
+SHAREBUY_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from sharebuy.db import migrate
+from sharebuy.db.engine import make_engine
+from sharebuy.db.schema import metadata
+from sharebuy.kernel import caches
+
+PG_URL = os.environ.get("SHAREBUY_TEST_POSTGRES_URL")
+REQUIRE_PG = os.environ.get("SHAREBUY_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SHAREBUY_TEST_POSTGRES_URL is not set but SHAREBUY_REQUIRE_POSTGRES=1")
+        pytest.skip("SHAREBUY_TEST_POSTGRES_URL is not set")
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+    caches.clear()
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+    else:
+        eng = request.getfixturevalue("pg_engine")
+        _truncate(eng)
+        yield eng
+    caches.clear()
