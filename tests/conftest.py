@@ -68,3 +68,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         _truncate(eng)
         yield eng
     caches.clear()
+
+
+@pytest.fixture
+def pg(pg_engine: Engine) -> Iterator[Engine]:
+    """PostgreSQL only: for what only PostgreSQL can prove (concurrency)."""
+    caches.clear()
+    _truncate(pg_engine)
+    yield pg_engine
+    caches.clear()

@@ -31,8 +31,12 @@ class World:
 
     def buy(self, consumer: int, amount: str, day: date = START, **kw: object) -> PurchaseResult:
         return purchase_service.record_purchase(
-            self.engine, merchant_id=kw.pop("merchant", self.merchant), consumer_id=consumer,  # type: ignore[arg-type]
-            amount=amount, at=at(day), **kw,  # type: ignore[arg-type]
+            self.engine,
+            merchant_id=kw.pop("merchant", self.merchant),
+            consumer_id=consumer,  # type: ignore[arg-type]
+            amount=amount,
+            at=at(day),
+            **kw,  # type: ignore[arg-type]
         )
 
     def consumer(self, member_id: int) -> dict[str, object]:
@@ -65,7 +69,9 @@ def open_merchant(engine: Engine, owner: int, *, grant: str = "1000", rate: str 
     return merchant
 
 
-def build(engine: Engine, *, consumers: int = 3, grant: str = "1000", rules: dict[str, object] | None = None) -> World:
+def build(
+    engine: Engine, *, consumers: int = 3, grant: str = "1000", rules: dict[str, object] | None = None
+) -> World:
     platform_service.initialise(engine, start_day=START, overrides=rules or {})
     owner = new_consumer(engine, "店主")
     world = World(engine, owner=owner)

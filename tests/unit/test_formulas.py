@@ -23,7 +23,9 @@ def test_purchase_worked_example() -> None:
 
 def test_deduction_rounds_up_never_undercharging() -> None:
     # 10.00 × 10% / 3.0000 = 0.33333… → 0.3334
-    assert domain.concession_points(Cny.parse("10"), Decimal("0.1"), Price.parse("3")) == Points.parse("0.3334")
+    assert domain.concession_points(Cny.parse("10"), Decimal("0.1"), Price.parse("3")) == Points.parse(
+        "0.3334"
+    )
 
 
 def test_deposit_requirement_follows_the_price() -> None:

@@ -26,7 +26,7 @@ __all__ = [
 
 def parse_decimal(value: object, what: str = "amount") -> Decimal:
     """Turn user input into a finite Decimal; floats are refused because they are inexact."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise InvalidInput(
             "float_refused",
             f"{what} 必须是精确的十进制数，不接受浮点数",

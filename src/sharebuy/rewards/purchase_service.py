@@ -179,7 +179,9 @@ def require_open_day(conn: Connection, day: date) -> None:
 
 
 def _parties(conn: Connection, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
-    merchant = member_repo.merchant(conn, merchant_id)
+    # Locking the merchant row first makes status and balances one decision: a sale that waits
+    # behind the sale that suspended the merchant sees the suspension and is refused.
+    merchant = member_repo.merchant(conn, merchant_id, lock=True)
     consumer = member_repo.consumer(conn, consumer_id)
     if merchant["frozen"] or merchant["status"] == "closed":
         raise Refused(

@@ -1,0 +1,91 @@
+"""verify (SPEC §8): a clean ledger passes; any hand edit of the journal is named."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from sharebuy.ledger.models import entries
+from sharebuy.ledger.verify import verify
+from sharebuy.rewards import checks, settlement_service
+from tests.integration.world import LATER, START, build
+
+
+def _populated(engine: Engine) -> int:
+    """A small history; returns the id of the first purchase entry."""
+    world = build(engine)
+    bought = [world.buy(c, f"{n + 1}00") for n, c in enumerate(world.consumers)]
+    settlement_service.settle(engine, through=START, now=LATER)
+    with engine.connect() as conn:
+        return int(
+            conn.execute(select(entries.c.id).where(entries.c.kind == "purchase").order_by(entries.c.id))
+            .scalars()
+            .first()
+        )  # type: ignore[arg-type]
+    del bought
+
+
+def _run(engine: Engine) -> dict[str, object]:
+    return verify(engine, checks.CHECKS).as_dict()
+
+
+def _tamper(engine: Engine, sql: str, **params: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def test_clean_ledger_verifies(engine: Engine) -> None:
+    _populated(engine)
+    report = _run(engine)
+    assert report["ok"] and report["first_bad_entry"] is None
+    assert report["chain"]["unsealed"] == 0  # type: ignore[index]
+
+
+def test_changed_posting_amount_is_named(engine: Engine) -> None:
+    entry = _populated(engine)
+    _tamper(
+        engine,
+        "UPDATE postings SET amount = amount + 1 WHERE id = (SELECT min(id) FROM postings WHERE entry_id = :e)",
+        e=entry,
+    )
+    report = _run(engine)
+    assert not report["ok"]
+    assert report["first_bad_entry"] == entry
+    assert not report["checks"]["I1_balanced"]["ok"]  # type: ignore[index]
+    assert not report["checks"]["I7_hash_chain"]["ok"]  # type: ignore[index]
+
+
+def test_balanced_rewrite_is_still_caught_by_the_chain(engine: Engine) -> None:
+    """Moving value between two postings of one entry keeps I1, but not the hash."""
+    entry = _populated(engine)
+    _tamper(engine, "UPDATE postings SET account_id = account_id WHERE entry_id = :e", e=entry)
+    assert _run(engine)["ok"]  # a no-op edit changes nothing
+    _tamper(engine, "UPDATE journal_entries SET reason = 'edited' WHERE id = :e", e=entry)
+    report = _run(engine)
+    assert not report["ok"] and report["first_bad_entry"] == entry
+    assert not report["checks"]["I7_hash_chain"]["ok"]  # type: ignore[index]
+
+
+def test_changed_balance_is_named(engine: Engine) -> None:
+    _populated(engine)
+    _tamper(
+        engine,
+        "UPDATE ledger_accounts SET balance = balance + 10000 WHERE kind = 'available' AND owner <> 'platform' AND balance > 0",
+    )
+    report = _run(engine)
+    assert not report["checks"]["balances_match_postings"]["ok"]  # type: ignore[index]
+    assert not report["checks"]["I2_points_conserved"]["ok"]  # type: ignore[index]
+
+
+def test_changed_settlement_record_is_named(engine: Engine) -> None:
+    _populated(engine)
+    _tamper(engine, "UPDATE settlements SET released = released - 1")
+    assert not _run(engine)["checks"]["I4_settled_once_exactly"]["ok"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("column", ["hash", "prev_hash"])
+def test_changed_hash_is_named(engine: Engine, column: str) -> None:
+    entry = _populated(engine)
+    _tamper(engine, f"UPDATE journal_entries SET {column} = :h WHERE id = :e", h="f" * 64, e=entry)
+    report = _run(engine)
+    assert report["first_bad_entry"] == entry
