@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from sharebuy.cli.output import STATE, emit, err_console
 from sharebuy.kernel.clock import parse_day, parse_moment
@@ -67,7 +67,7 @@ def _progress_bar() -> Iterator[ProgressFn]:
         console=err_console,
         transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(phase: str, done: int, total: int) -> None:
             label = {"compute": "计算份额 compute", "post": "记账 post"}.get(phase, phase)
@@ -88,7 +88,8 @@ def settle(
         raise InvalidInput(
             "choose_one", "--date 与 --through 只能选一个", "give --date or --through, not both"
         )
-    target = parse_day(date or through) if (date or through) else None
+    chosen = date or through
+    target = parse_day(chosen) if chosen else None
     with _progress_bar() as progress:
         reports = settlement_service.settle(STATE.engine(), through=target, progress=progress)
     last = reports[-1]

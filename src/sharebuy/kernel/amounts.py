@@ -148,7 +148,7 @@ class Amount:
         return type(self)(-self.units)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.units == self.units  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.units == self.units
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.units))

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sharebuy.kernel.errors import IntegrityViolation
 
@@ -77,7 +78,7 @@ def merge_legs(legs: Iterable[Leg]) -> list[Leg]:
     return [Leg(acc, asset, amt) for (acc, asset), amt in sorted(net.items()) if amt != 0]
 
 
-def canonical_entry(entry: Mapping[str, object], legs: Iterable[tuple[int, str, int]]) -> bytes:
+def canonical_entry(entry: Mapping[Any, Any], legs: Iterable[tuple[int, str, int]]) -> bytes:
     """The bytes hashed for an entry: its immutable fields and postings in account order."""
 
     def plain(value: object) -> object:

@@ -195,7 +195,7 @@ def apply_delta(conn: Connection, account_id: int, delta: int) -> int:
     return int(balance)
 
 
-def entry_by_key(conn: Connection, key: str) -> Mapping[str, Any] | None:
+def entry_by_key(conn: Connection, key: str) -> Mapping[Any, Any] | None:
     row = conn.execute(select(entries).where(entries.c.idempotency_key == key)).mappings().first()
     return row
 

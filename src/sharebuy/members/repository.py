@@ -11,7 +11,7 @@ from sharebuy.kernel.errors import not_found
 from sharebuy.members.models import consumers, members, merchant_staff, merchants
 
 
-def consumer(conn: Connection, member_id: int) -> Mapping[str, Any]:
+def consumer(conn: Connection, member_id: int) -> Mapping[Any, Any]:
     row = (
         conn.execute(
             select(members, consumers.c.phone, consumers.c.real_name)
@@ -26,7 +26,7 @@ def consumer(conn: Connection, member_id: int) -> Mapping[str, Any]:
     return row
 
 
-def merchant(conn: Connection, member_id: int, *, lock: bool = False) -> Mapping[str, Any]:
+def merchant(conn: Connection, member_id: int, *, lock: bool = False) -> Mapping[Any, Any]:
     stmt = (
         select(members, merchants)
         .join(merchants, merchants.c.member_id == members.c.id)
@@ -42,7 +42,7 @@ def merchant(conn: Connection, member_id: int, *, lock: bool = False) -> Mapping
     return row
 
 
-def member(conn: Connection, member_id: int) -> Mapping[str, Any]:
+def member(conn: Connection, member_id: int) -> Mapping[Any, Any]:
     row = conn.execute(select(members).where(members.c.id == member_id)).mappings().first()
     if row is None:
         raise not_found("会员", "member", member_id)

@@ -111,4 +111,5 @@ def current_guide_price(conn: Connection) -> Price:
     if last is not None:
         return last[1]
     first = version(conn, version_id_for(conn, start_day(conn)))
-    return first["initial_price"]  # type: ignore[no-any-return]
+    price: Price = first["initial_price"]
+    return price
