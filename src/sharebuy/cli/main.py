@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from sharebuy.cli import platform as platform_cli
 from sharebuy.cli import rewards as rewards_cli
 from sharebuy.cli.output import STATE, fail
 from sharebuy.kernel.errors import SharebuyError
+from sharebuy.ledger.service import seal_pending
 from sharebuy.rewards.repository import not_initialised
 
 app = typer.Typer(
@@ -47,10 +49,20 @@ def _missing_schema(error: DBAPIError) -> bool:
     return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
+def _seal_before_exit() -> None:
+    """A command leaves no entry unsealed behind it: the chain is whole when it exits."""
+    engine = STATE._engine
+    if engine is not None:
+        # A database never initialised has no chain to seal.
+        with contextlib.suppress(OperationalError, ProgrammingError):
+            seal_pending(engine, wait=True)
+
+
 def main() -> None:
     as_json = "--json" in sys.argv[1:]
     try:
         app(standalone_mode=False)
+        _seal_before_exit()
     except SharebuyError as error:
         fail(error, as_json)
         sys.exit(1)

@@ -33,7 +33,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping round trip per checkout: a connection the server dropped raises a disconnect
+    # error, SQLAlchemy invalidates the pool, and uow.transaction retries on a fresh connection.
     return create_engine(url, **kwargs)
 
 

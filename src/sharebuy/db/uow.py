@@ -60,6 +60,8 @@ class UnitOfWork:
 
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
         sqlstate = getattr(error.orig, "sqlstate", None)
         if sqlstate in _RETRYABLE_SQLSTATES:
             return True

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
 from sharebuy.kernel import caches
@@ -94,28 +95,48 @@ def balances(conn: Connection, owner: str) -> dict[str, int]:
     return {kind: int(bal) for kind, bal in rows}
 
 
-def lock_member_accounts(
-    conn: Connection, member_ids: Sequence[int]
-) -> dict[int, dict[str, tuple[int, int]]]:
+class Locked(dict[int, dict[str, tuple[int, int]]]):
+    """member -> kind -> (account id, balance) for rows this transaction has locked."""
+
+    def flat(self) -> dict[int, tuple[str, int]]:
+        return {acc: (kind, bal) for kinds in self.values() for kind, (acc, bal) in kinds.items()}
+
+
+# Two members at most (a sale, a refund, a deposit): fixed parameters keep one compiled form.
+_lock_accounts = (
+    select(accounts.c.id, accounts.c.member_id, accounts.c.kind, accounts.c.balance)
+    .where(accounts.c.member_id.in_([bindparam("m1"), bindparam("m2")]))
+    .order_by(accounts.c.id)
+    .with_for_update()
+)
+
+
+def lock_member_accounts(conn: Connection, member_ids: Sequence[int]) -> Locked:
     """Lock every account of these members, in ascending account id, and read their balances.
 
-    Every writer that locks member accounts does so in ascending id, and platform accounts only
-    after (see `post`); one global order means two transactions never wait on each other in a
-    cycle.  Returns member -> kind -> (account id, balance).
+    The global lock order is: merchant rows, then member accounts by ascending id, then the
+    shared platform accounts (see `post`).  One order means two transactions never wait on each
+    other in a cycle.
     """
-    stmt = (
-        select(accounts.c.id, accounts.c.member_id, accounts.c.kind, accounts.c.balance)
-        .where(accounts.c.member_id.in_(sorted(set(member_ids))))
-        .order_by(accounts.c.id)
-        .with_for_update()
-    )
-    found: dict[int, dict[str, tuple[int, int]]] = {m: {} for m in member_ids}
-    for acc_id, member_id, kind, bal in conn.execute(stmt):
+    ids = sorted(set(member_ids))
+    if len(ids) > 2:
+        raise ValueError("lock_member_accounts locks the accounts of one or two members")
+    found = Locked({m: {} for m in member_ids})
+    for acc_id, member_id, kind, bal in conn.execute(_lock_accounts, {"m1": ids[0], "m2": ids[-1]}):
         found[int(member_id)][kind] = (int(acc_id), int(bal))
     return found
 
 
 # -- posting ----------------------------------------------------------------------------
+
+
+_insert_entry = insert(entries).returning(entries.c.id)
+_insert_posting = insert(postings)
+_add_to_balance = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("acc"))
+    .values(balance=accounts.c.balance + bindparam("delta"))
+)
 
 
 def post(
@@ -131,16 +152,22 @@ def post(
     reverses_id: int | None = None,
     rule_version: int | None = None,
     platform_ids: Iterable[int] = (),
+    locked: Mapping[int, tuple[str, int]] | None = None,
 ) -> int:
     """Write one balanced journal entry and apply it to the balances, or raise and write nothing.
 
-    `platform_ids` names the shared platform accounts among the legs: they are updated last so
-    that the rows every transaction touches are held for the shortest time.
+    `locked` holds the member accounts the caller has locked (id -> (kind, balance)): their new
+    balances are checked here, before anything is written, for a clear refusal.  Any other sign
+    violation is refused by the CHECK constraints.  `platform_ids` names the shared platform
+    accounts among the legs: they are updated last, so the rows every transaction touches are
+    held for the shortest time.
     """
     merged = domain.merge_legs(legs)
     domain.require_balanced(merged)
+    if locked:
+        _precheck(merged, locked)
     entry_id = conn.execute(
-        insert(entries).returning(entries.c.id),
+        _insert_entry,
         {
             "kind": kind,
             "business_day": business_day,
@@ -154,7 +181,7 @@ def post(
         },
     ).scalar_one()
     conn.execute(
-        insert(postings),
+        _insert_posting,
         [
             {"entry_id": entry_id, "account_id": leg.account_id, "asset": leg.asset, "amount": leg.amount}
             for leg in merged
@@ -162,37 +189,32 @@ def post(
     )
     shared = set(platform_ids)
     ordered = sorted(merged, key=lambda leg: (leg.account_id in shared, leg.account_id))
-    for leg in ordered:
-        apply_delta(conn, leg.account_id, leg.amount)
+    try:
+        conn.execute(_add_to_balance, [{"acc": leg.account_id, "delta": leg.amount} for leg in ordered])
+    except IntegrityError as error:
+        raise InsufficientBalance(
+            "insufficient_balance",
+            "余额不足或账户方向不允许",
+            "a balance would become negative (or a debt positive)",
+        ) from error
     return int(entry_id)
 
 
-_apply_stmt = (
-    update(accounts)
-    .where(accounts.c.id == bindparam("acc"))
-    .values(balance=accounts.c.balance + bindparam("delta"))
-    .returning(accounts.c.balance, accounts.c.allow_negative, accounts.c.allow_positive)
-)
-
-
-def apply_delta(conn: Connection, account_id: int, delta: int) -> int:
-    """Add `delta` to one balance (locking the row) and refuse a result its kind forbids."""
-    balance, may_neg, may_pos = conn.execute(_apply_stmt, {"acc": account_id, "delta": delta}).one()
-    if balance < 0 and not may_neg:
-        raise InsufficientBalance(
-            "insufficient_balance",
-            f"账户 {account_id} 余额不足",
-            f"account {account_id} has insufficient balance",
-            account=account_id,
-        )
-    if balance > 0 and not may_pos:
-        raise InsufficientBalance(
-            "account_sign",
-            f"账户 {account_id} 不能为正",
-            f"account {account_id} cannot hold a positive balance",
-            account=account_id,
-        )
-    return int(balance)
+def _precheck(legs: Iterable[Leg], locked: Mapping[int, tuple[str, int]]) -> None:
+    for leg in legs:
+        held = locked.get(leg.account_id)
+        if held is None:
+            continue
+        kind, balance = held
+        _asset, may_neg, may_pos = domain.MEMBER_KINDS[kind]
+        after = balance + leg.amount
+        if (after < 0 and not may_neg) or (after > 0 and not may_pos):
+            raise InsufficientBalance(
+                "insufficient_balance",
+                f"账户 {leg.account_id}（{kind}）余额不足",
+                f"account {leg.account_id} ({kind}) has insufficient balance",
+                account=leg.account_id,
+            )
 
 
 def entry_by_key(conn: Connection, key: str) -> Mapping[Any, Any] | None:

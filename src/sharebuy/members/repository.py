@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, bindparam, exists, select
 
 from sharebuy.kernel.errors import not_found
 from sharebuy.members.models import consumers, members, merchant_staff, merchants
@@ -65,3 +65,44 @@ def is_staff(conn: Connection, merchant_id: int, consumer_id: int) -> bool:
             )
         ).scalar()
     )
+
+
+# A sale locks the merchant row first (see rewards.purchase_service), and reads the consumer
+# together with whether it is the merchant's staff, in two prebuilt statements.
+_merchant_for_sale = (
+    select(members, merchants)
+    .join(merchants, merchants.c.member_id == members.c.id)
+    .where(members.c.id == bindparam("merchant"))
+    .with_for_update(of=merchants)
+)
+_consumer_for_sale = (
+    select(
+        members.c.id,
+        members.c.frozen,
+        members.c.activated_day,
+        exists()
+        .where(
+            merchant_staff.c.merchant_id == bindparam("merchant"),
+            merchant_staff.c.consumer_id == members.c.id,
+        )
+        .label("is_staff"),
+    )
+    .join(consumers, consumers.c.member_id == members.c.id)
+    .where(members.c.id == bindparam("consumer"))
+)
+
+
+def parties_for_sale(
+    conn: Connection, merchant_id: int, consumer_id: int
+) -> tuple[Mapping[Any, Any], Mapping[Any, Any]]:
+    merchant_row = conn.execute(_merchant_for_sale, {"merchant": merchant_id}).mappings().first()
+    if merchant_row is None:
+        raise not_found("商家", "merchant", merchant_id)
+    consumer_row = (
+        conn.execute(_consumer_for_sale, {"merchant": merchant_id, "consumer": consumer_id})
+        .mappings()
+        .first()
+    )
+    if consumer_row is None:
+        raise not_found("消费者", "consumer", consumer_id)
+    return merchant_row, consumer_row

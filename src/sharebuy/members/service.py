@@ -18,7 +18,7 @@ from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput, Refused
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, Leg
-from sharebuy.ledger.service import seal_pending
+from sharebuy.ledger.service import seal_soon
 from sharebuy.members import domain, repository
 from sharebuy.members.models import consumers, members, merchant_staff, merchants
 from sharebuy.rewards import domain as formulas
@@ -30,7 +30,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _sealed(engine: Engine, result: object) -> object:
-    seal_pending(engine)
+    seal_soon(engine)
     return result
 
 
@@ -198,7 +198,8 @@ def post_deposit(
                 f"商家 {merchant_id} 尚未获批或已关闭，不能缴纳保证金",
                 f"merchant {merchant_id} is not approved or is closed; no deposit can be posted",
             )
-        locked = ledger.lock_member_accounts(uow.c, [merchant_id])[merchant_id]
+        all_locked = ledger.lock_member_accounts(uow.c, [merchant_id])
+        locked = all_locked[merchant_id]
         required = _deposit_required(uow, now)
         missing = required - Points(locked["deposit"][1])
         moved = Points(0)
@@ -224,6 +225,7 @@ def post_deposit(
                 reference=f"merchant:{merchant_id}",
                 reason="deposit top-up",
                 actor=actor,
+                locked=all_locked.flat(),
             )
             moved = missing
         state = _activate_if_deposited(uow, merchant_id, row["status"], row["suspension_reason"], moved)

@@ -24,7 +24,7 @@ from sharebuy.kernel.errors import Conflict, InvalidInput, Refused, not_found
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, SV, Leg
 from sharebuy.ledger.models import entries
-from sharebuy.ledger.service import seal_pending
+from sharebuy.ledger.service import seal_soon
 from sharebuy.members import domain as member_rules
 from sharebuy.members import repository as member_repo
 from sharebuy.members.models import members, merchants
@@ -95,10 +95,12 @@ def record_purchase(
     moment = at or now or datetime.now(UTC)
 
     def work(uow: UnitOfWork) -> PurchaseResult:
-        earlier = _replay(uow.c, merchant_id, request_key, print_)
-        if earlier is not None:
+        context = repository.purchase_context(uow.c, business_day(moment), merchant_id, request_key)
+        if context.existing is not None:
+            earlier = _replay(uow.c, merchant_id, request_key, print_)
+            assert earlier is not None
             return earlier
-        result = _record(uow.c, merchant_id, consumer_id, cny, moment, request_key, print_, actor)
+        result = _record(uow.c, context, merchant_id, consumer_id, cny, moment, request_key, print_, actor)
         uow.commit()
         return result
 
@@ -112,7 +114,7 @@ def record_purchase(
             raise
         return earlier
     if seal:
-        seal_pending(engine)
+        seal_soon(engine)
     return result
 
 
@@ -161,14 +163,16 @@ def _result(row: Any, *, suspended: bool) -> PurchaseResult:
 
 def require_open_day(conn: Connection, day: date) -> None:
     """Refuse writes dated before the start or into a day whose settlement has begun."""
-    start = repository.start_day(conn)
+    check_open_day(day, repository.start_day(conn), repository.last_started_day(conn))
+
+
+def check_open_day(day: date, start: date, started: date | None) -> None:
     if day < start:
         raise Refused(
             "before_start",
             f"{day} 早于平台开始营业日 {start}",
             f"{day} is before the platform's first business day {start}",
         )
-    started = repository.last_started_day(conn)
     if started is not None and day <= started:
         raise Refused(
             "day_settled",
@@ -181,8 +185,7 @@ def require_open_day(conn: Connection, day: date) -> None:
 def _parties(conn: Connection, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
     # Locking the merchant row first makes status and balances one decision: a sale that waits
     # behind the sale that suspended the merchant sees the suspension and is refused.
-    merchant = member_repo.merchant(conn, merchant_id, lock=True)
-    consumer = member_repo.consumer(conn, consumer_id)
+    merchant, consumer = member_repo.parties_for_sale(conn, merchant_id, consumer_id)
     if merchant["frozen"] or merchant["status"] == "closed":
         raise Refused(
             "merchant_frozen",
@@ -202,7 +205,7 @@ def _parties(conn: Connection, merchant_id: int, consumer_id: int) -> tuple[Any,
         )
     if consumer["frozen"]:
         raise Refused("consumer_frozen", f"消费者 {consumer_id} 已冻结", f"consumer {consumer_id} is frozen")
-    if consumer_id == merchant["owner_id"] or member_repo.is_staff(conn, merchant_id, consumer_id):
+    if consumer_id == merchant["owner_id"] or consumer["is_staff"]:
         raise Refused(
             "self_dealing",
             "商家店主或员工不能在本店消费获取共享值（刷单）",
@@ -219,6 +222,7 @@ def _effective_rate(merchant: Any, rules: Rulebook) -> Decimal:
 
 def _record(
     conn: Connection,
+    context: Any,
     merchant_id: int,
     consumer_id: int,
     cny: Cny,
@@ -228,9 +232,9 @@ def _record(
     actor: str,
 ) -> PurchaseResult:
     day = business_day(moment)
-    require_open_day(conn, day)
+    check_open_day(day, context.start_day, context.last_started)
     merchant, consumer = _parties(conn, merchant_id, consumer_id)
-    version_id = repository.version_id_for(conn, day)
+    version_id = int(context.version_id)
     rules = repository.version(conn, version_id)
     if cny > rules["max_purchase_cny"]:
         raise Refused(
@@ -239,7 +243,7 @@ def _record(
             f"a single purchase cannot exceed {rules['max_purchase_cny']} CNY",
         )
     rate = _effective_rate(merchant, rules)
-    price = repository.current_guide_price(conn)
+    price = repository.guide_price_from(rules, context.last_price)
     consumer_sv = domain.consumer_share_value(cny, rate, rules["consumer_multiplier"])
     merchant_sv = domain.merchant_share_value(cny, rate, rules["merchant_multiplier"])
     bonus = rules["registration_bonus_sv"] if consumer["activated_day"] is None else ShareValue(0)
@@ -268,6 +272,7 @@ def _record(
         idempotency_key=f"purchase:{merchant_id}:{key}",
         rule_version=version_id,
         platform_ids=platform.values(),
+        locked=locked.flat(),
     )
     row = {
         "merchant_id": merchant_id,
@@ -289,7 +294,7 @@ def _record(
         "entry_id": entry_id,
         "status": "recorded",
     }
-    row["id"] = conn.execute(insert(purchases).returning(purchases.c.id), row).scalar_one()
+    row["id"] = conn.execute(_insert_purchase, row).scalar_one()
     _mark_activated(conn, day, (consumer_id, consumer), (merchant_id, merchant))
     if deduction.suspends:
         conn.execute(
@@ -298,6 +303,9 @@ def _record(
             .values(status="suspended", suspension_reason="deposit_shortfall")
         )
     return _result(row, suspended=deduction.suspends)
+
+
+_insert_purchase = insert(purchases).returning(purchases.c.id)
 
 
 def _destination(rules: Rulebook) -> str:
@@ -337,7 +345,7 @@ def refund_purchase(
         return result
 
     result = transaction(engine, work)
-    seal_pending(engine)
+    seal_soon(engine)
     return result
 
 
@@ -393,6 +401,7 @@ def _refund(conn: Connection, purchase_id: int, moment: datetime, actor: str) ->
         reverses_id=int(row["entry_id"]),
         rule_version=int(row["rule_version"]),
         platform_ids=platform.values(),
+        locked=locked.flat(),
     )
     conn.execute(
         update(purchases)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from sharebuy.kernel import caches
 from sharebuy.kernel.amounts import Price
 from sharebuy.kernel.errors import Refused
 from sharebuy.rewards import rules as rulebook
-from sharebuy.rewards.models import platform_state, rule_versions, settlements
+from sharebuy.rewards.models import platform_state, purchases, rule_versions, settlements
 
 
 def not_initialised() -> Refused:
@@ -113,3 +114,42 @@ def current_guide_price(conn: Connection) -> Price:
     first = version(conn, version_id_for(conn, start_day(conn)))
     price: Price = first["initial_price"]
     return price
+
+
+# Everything a purchase needs to know about the platform, in one round trip.
+_context = select(
+    select(platform_state.c.start_day).where(platform_state.c.id == 1).scalar_subquery().label("start_day"),
+    select(func.max(settlements.c.business_day)).scalar_subquery().label("last_started"),
+    select(settlements.c.guide_price)
+    .where(settlements.c.status == "completed")
+    .order_by(settlements.c.business_day.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("last_price"),
+    select(rule_versions.c.id)
+    .where(rule_versions.c.effective_from <= bindparam("day"))
+    .order_by(rule_versions.c.effective_from.desc(), rule_versions.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("version_id"),
+    select(purchases.c.id)
+    .where(purchases.c.merchant_id == bindparam("merchant"), purchases.c.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("existing"),
+)
+
+
+def purchase_context(conn: Connection, day: date, merchant_id: int, key: str) -> Any:
+    """start_day, last_started, last_price (units or None), version_id, existing purchase id."""
+    row = conn.execute(_context, {"day": day, "merchant": merchant_id, "key": key}).one()
+    if row.start_day is None:
+        raise not_initialised()
+    return row
+
+
+def guide_price_from(rules: rulebook.Rulebook, last_price: int | None) -> Price:
+    """The last settled day's price, or the initial price (fixed at init) before any settlement."""
+    if last_price is not None:
+        return Price(int(last_price))
+    initial: Price = rules["initial_price"]
+    return initial
