@@ -32,37 +32,33 @@ class InsufficientBalance(Refused):
 # -- accounts ---------------------------------------------------------------------------
 
 
+def _open(
+    conn: Connection, owner: str, member_id: int | None, kinds: Mapping[str, tuple[str, bool, bool]]
+) -> None:
+    conn.execute(
+        insert(accounts),
+        [
+            {
+                "owner": owner,
+                "member_id": member_id,
+                "kind": kind,
+                "asset": asset,
+                "balance": 0,
+                "allow_negative": neg,
+                "allow_positive": pos,
+            }
+            for kind, (asset, neg, pos) in kinds.items()
+        ],
+    )
+
+
 def open_member_accounts(conn: Connection, member_id: int) -> dict[str, int]:
-    rows = [
-        {
-            "owner": str(member_id),
-            "member_id": member_id,
-            "kind": kind,
-            "asset": asset,
-            "balance": 0,
-            "allow_negative": neg,
-            "allow_positive": pos,
-        }
-        for kind, (asset, neg, pos) in domain.MEMBER_KINDS.items()
-    ]
-    conn.execute(insert(accounts), rows)
+    _open(conn, str(member_id), member_id, domain.MEMBER_KINDS)
     return member_accounts(conn, member_id)
 
 
 def open_platform_accounts(conn: Connection) -> dict[str, int]:
-    rows = [
-        {
-            "owner": "platform",
-            "member_id": None,
-            "kind": kind,
-            "asset": asset,
-            "balance": 0,
-            "allow_negative": neg,
-            "allow_positive": pos,
-        }
-        for kind, (asset, neg, pos) in domain.PLATFORM_KINDS.items()
-    ]
-    conn.execute(insert(accounts), rows)
+    _open(conn, "platform", None, domain.PLATFORM_KINDS)
     return platform_accounts(conn)
 
 
@@ -231,6 +227,19 @@ def entry_legs(conn: Connection, entry_id: int) -> list[tuple[int, str, int]]:
     return [(int(a), s, int(m)) for a, s, m in rows]
 
 
+def legs_of(conn: Connection, entry_ids: Sequence[int]) -> dict[int, list[tuple[int, str, int]]]:
+    """The postings of several entries at once: entry id -> [(account, asset, amount)]."""
+    found: dict[int, list[tuple[int, str, int]]] = {i: [] for i in entry_ids}
+    rows = conn.execute(
+        select(postings.c.entry_id, postings.c.account_id, postings.c.asset, postings.c.amount).where(
+            postings.c.entry_id.in_(entry_ids)
+        )
+    )
+    for entry_id, acc, asset, amount in rows:
+        found[int(entry_id)].append((int(acc), asset, int(amount)))
+    return found
+
+
 # -- the hash chain -----------------------------------------------------------------------
 
 
@@ -258,14 +267,7 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
         )
         if not pending:
             break
-        ids = [int(row["id"]) for row in pending]
-        legs_by_entry: dict[int, list[tuple[int, str, int]]] = {i: [] for i in ids}
-        for entry_id, acc, asset, amount in conn.execute(
-            select(postings.c.entry_id, postings.c.account_id, postings.c.asset, postings.c.amount).where(
-                postings.c.entry_id.in_(ids)
-            )
-        ):
-            legs_by_entry[int(entry_id)].append((int(acc), asset, int(amount)))
+        legs_by_entry = legs_of(conn, [int(row["id"]) for row in pending])
         updates = []
         for row in pending:
             seq += 1

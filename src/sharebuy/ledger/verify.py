@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select
 
 from sharebuy.db.uow import UnitOfWork
-from sharebuy.ledger import domain
+from sharebuy.ledger import domain, repository
 from sharebuy.ledger.models import accounts, chain_head, entries, postings
 
 
@@ -226,14 +226,7 @@ def _sealedentries(conn: Connection, batch: int = 2000) -> Iterator[tuple[Any, l
         )
         if not rows:
             return
-        ids = [int(r["id"]) for r in rows]
-        legs: dict[int, list[tuple[int, str, int]]] = {i: [] for i in ids}
-        for entry_id, acc, asset, amount in conn.execute(
-            select(postings.c.entry_id, postings.c.account_id, postings.c.asset, postings.c.amount).where(
-                postings.c.entry_id.in_(ids)
-            )
-        ):
-            legs[int(entry_id)].append((int(acc), asset, int(amount)))
+        legs = repository.legs_of(conn, [int(r["id"]) for r in rows])
         for row in rows:
             yield row, legs[int(row["id"])]
         after = int(rows[-1]["seq"])
