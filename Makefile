@@ -1,5 +1,6 @@
 # sharebuy — two commands on a fresh machine: `make run` and `make test`.
 PY ?= python3
+PYTEST_ARGS ?= -n 2
 UV_VERSION := 0.13.8
 UV := .tools/uv/bin/uv
 VENV := .venv
@@ -13,7 +14,9 @@ $(UV):
 	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python python3.11
+	$(UV) sync --locked --compile-bytecode --python python3.11
+	@# Byte-compiled up front: the CLI starts fast even where bytecode is never written at run time.
+	@$(BIN)/python -m compileall -q src >/dev/null
 	@touch $@
 
 install: $(VENV)/.synced

@@ -1,7 +1,8 @@
 """Test databases: every integration test runs on SQLite and on PostgreSQL, on real migrations.
 
 SQLite: each test gets a copy of a freshly migrated file.  PostgreSQL: the database named by
-SHAREBUY_TEST_POSTGRES_URL is migrated once and truncated before each test.  With
+SHAREBUY_TEST_POSTGRES_URL (one per xdist worker, suffixed with its id) is migrated once and
+truncated before each test.  With
 SHAREBUY_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL is an error, not a skip.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from sharebuy.db import migrate
 from sharebuy.db.engine import make_engine
@@ -33,13 +34,30 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """Each pytest-xdist worker gets a database of its own beside the configured one."""
+    if worker == "master":
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
+def pg_engine(worker_id: str) -> Iterator[Engine]:
     if not PG_URL:
         if REQUIRE_PG:
             pytest.fail("SHAREBUY_TEST_POSTGRES_URL is not set but SHAREBUY_REQUIRE_POSTGRES=1")
         pytest.skip("SHAREBUY_TEST_POSTGRES_URL is not set")
-    engine = make_engine(PG_URL)
+    engine = make_engine(_worker_database(PG_URL, worker_id))
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))

@@ -6,7 +6,6 @@ import contextlib
 import sys
 from typing import Annotated
 
-import click
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
@@ -58,30 +57,31 @@ def _seal_before_exit() -> None:
             seal_pending(engine, wait=True)
 
 
+def _usage(error: typer.TyperException, as_json: bool) -> None:
+    message = error.format_message() if hasattr(error, "format_message") else str(error)
+    if as_json:
+        fail(SharebuyError("usage", f"命令用法错误：{message}", f"usage error: {message}"), True)
+    elif hasattr(error, "show"):
+        error.show()
+    else:
+        print(message, file=sys.stderr)
+
+
 def main() -> None:
     as_json = "--json" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode a command's `typer.Exit(n)` comes back as the return value.
+        code = app(standalone_mode=False)
         _seal_before_exit()
     except SharebuyError as error:
         fail(error, as_json)
         sys.exit(1)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.ClickException as error:
-        if as_json:
-            fail(
-                SharebuyError(
-                    "usage",
-                    f"命令用法错误：{error.format_message()}",
-                    f"usage error: {error.format_message()}",
-                ),
-                True,
-            )
-        else:
-            error.show()
+    except typer.TyperException as error:
+        _usage(error, as_json)
         sys.exit(2)
     except (OperationalError, ProgrammingError) as error:
         if _missing_schema(error):
@@ -92,3 +92,5 @@ def main() -> None:
                 as_json,
             )
         sys.exit(1)
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

@@ -13,8 +13,7 @@ from sharebuy.cli.output import STATE, emit
 from sharebuy.db import migrate
 from sharebuy.kernel.clock import parse_day
 from sharebuy.kernel.errors import InvalidInput, SharebuyError
-from sharebuy.ledger.verify import verify
-from sharebuy.rewards import checks, platform_service
+from sharebuy.rewards import platform_service
 
 Json = Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象 · print one JSON object")]
 rules_app = typer.Typer(help="运营规则 · the rulebook", no_args_is_help=True)
@@ -79,7 +78,7 @@ def rules_set(
 
 def verify_cmd(json_out: Json = False) -> None:
     """校验账本不变量 I1–I5、I7 · check the ledger invariants; exits non-zero on any violation."""
-    report = verify(STATE.engine(), checks.CHECKS)
+    report = platform_service.verify_platform(STATE.engine())
     emit(report.as_dict(), json_out, "verify")
     if not report.ok:
         raise typer.Exit(3)

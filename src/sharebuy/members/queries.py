@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from sharebuy.db.uow import reading
 from sharebuy.kernel.amounts import Points, ShareValue
+from sharebuy.kernel.clock import business_day
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.models import accounts
 from sharebuy.members import domain, repository
-from sharebuy.rewards import domain as formulas
 from sharebuy.rewards import repository as rewards
 from sharebuy.rewards.models import settlements
 
@@ -37,24 +38,23 @@ def consumer_balance(engine: Engine, consumer_id: int) -> dict[str, Any]:
     return view
 
 
-def merchant_balance(engine: Engine, merchant_id: int) -> dict[str, Any]:
+def merchant_balance(engine: Engine, merchant_id: int, now: datetime | None = None) -> dict[str, Any]:
     with reading(engine) as conn:
         row = repository.merchant(conn, merchant_id)
         view = {"id": merchant_id, **_member_view(ledger.balances(conn, str(merchant_id)))}
-        rules = rewards.rules_for(conn, rewards.start_day(conn))
-        price = rewards.current_guide_price(conn)
         view.update(
             status=row["status"],
             suspension_reason=row["suspension_reason"],
             concession_rate=domain.rate_from_units(int(row["concession_rate"])),
-            deposit_required=formulas.deposit_required(rules["merchant_deposit_cny"], price),
-            guide_price=price,
+            deposit_required=rewards.deposit_required(conn, business_day(now or datetime.now(UTC))),
+            guide_price=rewards.current_guide_price(conn),
         )
     return view
 
 
 def platform_balance(engine: Engine) -> dict[str, Any]:
     with reading(engine) as conn:
+        rewards.start_day(conn)  # refuses a database that was never initialised
         bal = ledger.balances(conn, "platform")
         total_issue = -bal["issue"]
         held = conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +22,6 @@ from sharebuy.ledger.domain import PT, Leg
 from sharebuy.ledger.service import seal_soon
 from sharebuy.members import domain, repository
 from sharebuy.members.models import consumers, members, merchant_staff, merchants
-from sharebuy.rewards import domain as formulas
 from sharebuy.rewards import repository as rewards
 
 
@@ -161,10 +161,7 @@ def approve_merchant(
 
 
 def _deposit_required(uow: UnitOfWork, now: datetime | None = None) -> Points:
-    day = business_day(_now(now))
-    start = rewards.start_day(uow.c)
-    rules = rewards.rules_for(uow.c, max(day, start))
-    return formulas.deposit_required(rules["merchant_deposit_cny"], rewards.current_guide_price(uow.c))
+    return rewards.deposit_required(uow.c, business_day(_now(now)))
 
 
 def _activate_if_deposited(
@@ -270,6 +267,7 @@ def grant_points(
         if key is not None:
             done = ledger.entry_by_key(uow.c, f"grant:{key}")
             if done is not None:
+                _same_grant(uow, done, merchant_id, points, text, key)
                 return {"merchant": merchant_id, "amount": points, "entry": int(done["id"]), "replayed": True}
         platform = ledger.platform_accounts(uow.c)
         target = ledger.member_accounts(uow.c, merchant_id)["available"]
@@ -293,6 +291,19 @@ def grant_points(
         raise Refused(
             "reserve_exhausted", "平台储备积分不足", "the platform reserve does not hold that many points"
         ) from None
+
+
+def _same_grant(uow: UnitOfWork, done: Any, merchant_id: int, points: Points, reason: str, key: str) -> None:
+    """A retried grant must be the same grant: same merchant, amount and reason."""
+    target = ledger.member_accounts(uow.c, merchant_id)["available"]
+    credited = (target, PT, points.units) in ledger.entry_legs(uow.c, int(done["id"]))
+    if not credited or done["reason"] != reason:
+        raise Conflict(
+            "idempotency_key_reused",
+            "该幂等键已用于另一笔不同的发放",
+            "this idempotency key was already used for a different grant",
+            key=key,
+        )
 
 
 def set_rate(

@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from sharebuy.db.uow import UnitOfWork, transaction
+from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput, Refused
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, Leg
 from sharebuy.ledger.service import seal_pending
-from sharebuy.rewards import repository
+from sharebuy.ledger.verify import Report, verify
+from sharebuy.rewards import checks, repository
 from sharebuy.rewards import rules as rulebook
 from sharebuy.rewards.models import platform_state, purchases
 
@@ -140,3 +141,10 @@ def set_rules(
         }
 
     return transaction(engine, work)
+
+
+def verify_platform(engine: Engine) -> Report:
+    """Every invariant of SPEC §8; a database never initialised has nothing to vouch for."""
+    with reading(engine) as conn:
+        repository.start_day(conn)
+    return verify(engine, checks.CHECKS)

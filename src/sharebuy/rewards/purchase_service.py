@@ -137,7 +137,9 @@ def _replay(conn: Connection, merchant_id: int, key: str, print_: str) -> Purcha
             "this idempotency key was already used for a different purchase",
             key=key,
         )
-    return replace(_result(row, suspended=False), replayed=True)
+    # A sale suspends its merchant exactly when it dipped into the deposit (SPEC §3), so the
+    # first answer can be rebuilt from the stored row.
+    return replace(_result(row, suspended=int(row["from_deposit"]) > 0), replayed=True)
 
 
 def _result(row: Any, *, suspended: bool) -> PurchaseResult:

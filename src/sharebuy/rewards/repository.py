@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from sharebuy.kernel import caches
-from sharebuy.kernel.amounts import Price
+from sharebuy.kernel.amounts import Points, Price
 from sharebuy.kernel.errors import Refused
+from sharebuy.rewards import domain
 from sharebuy.rewards import rules as rulebook
 from sharebuy.rewards.models import platform_state, purchases, rule_versions, settlements
 
@@ -104,6 +105,12 @@ def last_settlement(conn: Connection) -> tuple[date, Price] | None:
 def last_started_day(conn: Connection) -> date | None:
     """The latest day with a settlement row in any status: purchases into it are refused."""
     return conn.execute(select(func.max(settlements.c.business_day))).scalar()
+
+
+def deposit_required(conn: Connection, day: date) -> Points:
+    """The deposit a merchant must hold on `day`: the rules in force then at the current price."""
+    rules = rules_for(conn, max(day, start_day(conn)))
+    return domain.deposit_required(rules["merchant_deposit_cny"], current_guide_price(conn))
 
 
 def current_guide_price(conn: Connection) -> Price:
