@@ -67,42 +67,56 @@ def is_staff(conn: Connection, merchant_id: int, consumer_id: int) -> bool:
     )
 
 
-# A sale locks the merchant row first (see rewards.purchase_service), and reads the consumer
-# together with whether it is the merchant's staff, in two prebuilt statements.
-_merchant_for_sale = (
-    select(members, merchants)
-    .join(merchants, merchants.c.member_id == members.c.id)
-    .where(members.c.id == bindparam("merchant"))
-    .with_for_update(of=merchants)
-)
-_consumer_for_sale = (
+# A sale locks the merchant row first (see rewards.purchase_service) and, in the same round
+# trip, reads the consumer and whether it is the merchant's staff.
+_buyer = members.alias("buyer")
+
+
+def _buyer_column(column: Any, label: str) -> Any:
+    return (
+        select(column)
+        .select_from(_buyer.join(consumers, consumers.c.member_id == _buyer.c.id))
+        .where(_buyer.c.id == bindparam("consumer"))
+        .scalar_subquery()
+        .label(label)
+    )
+
+
+_parties_for_sale = (
     select(
-        members.c.id,
-        members.c.frozen,
-        members.c.activated_day,
+        members,
+        merchants,
+        _buyer_column(_buyer.c.id, "buyer_id"),
+        _buyer_column(_buyer.c.frozen, "buyer_frozen"),
+        _buyer_column(_buyer.c.activated_day, "buyer_activated_day"),
         exists()
         .where(
             merchant_staff.c.merchant_id == bindparam("merchant"),
-            merchant_staff.c.consumer_id == members.c.id,
+            merchant_staff.c.consumer_id == bindparam("consumer"),
         )
-        .label("is_staff"),
+        .label("buyer_is_staff"),
     )
-    .join(consumers, consumers.c.member_id == members.c.id)
-    .where(members.c.id == bindparam("consumer"))
+    .join(merchants, merchants.c.member_id == members.c.id)
+    .where(members.c.id == bindparam("merchant"))
+    .with_for_update(of=merchants)
 )
 
 
 def parties_for_sale(
     conn: Connection, merchant_id: int, consumer_id: int
 ) -> tuple[Mapping[Any, Any], Mapping[Any, Any]]:
-    merchant_row = conn.execute(_merchant_for_sale, {"merchant": merchant_id}).mappings().first()
-    if merchant_row is None:
-        raise not_found("商家", "merchant", merchant_id)
-    consumer_row = (
-        conn.execute(_consumer_for_sale, {"merchant": merchant_id, "consumer": consumer_id})
-        .mappings()
-        .first()
+    """(merchant row, locked; consumer facts: id, frozen, activated_day, is_staff)."""
+    row = (
+        conn.execute(_parties_for_sale, {"merchant": merchant_id, "consumer": consumer_id}).mappings().first()
     )
-    if consumer_row is None:
+    if row is None:
+        raise not_found("商家", "merchant", merchant_id)
+    if row["buyer_id"] is None:
         raise not_found("消费者", "consumer", consumer_id)
-    return merchant_row, consumer_row
+    consumer = {
+        "id": consumer_id,
+        "frozen": bool(row["buyer_frozen"]),
+        "activated_day": row["buyer_activated_day"],
+        "is_staff": bool(row["buyer_is_staff"]),
+    }
+    return row, consumer

@@ -1,0 +1,1 @@
+"""Benchmarks for sharebuy: `make bench` (or `python -m bench.run --help`)."""
