@@ -40,6 +40,22 @@ class InvalidInput(SharebuyError):
     status = 422
 
 
+class Unauthenticated(SharebuyError):
+    """No valid credentials: sign in (or present a valid token or key) first."""
+
+    status = 401
+
+
+class Forbidden(SharebuyError):
+    """Valid credentials that do not allow this action or this object."""
+
+    status = 403
+
+
+class RateLimited(SharebuyError):
+    status = 429
+
+
 class NotFound(SharebuyError):
     status = 404
 
