@@ -1,17 +1,25 @@
 """Demo data: a small, deterministic week of the economy, loaded once.
 
 Two merchants in Dongguan (东莞, region 441900) bootstrapped with points from the reserve, six
-consumers shopping over the past week, every finished day settled.
+consumers shopping over the past week, every finished day settled.  Everyone can sign in: the
+consumers (two of them own the shops), an admin and an auditor, with passwords drawn at random
+when the data is loaded and written, with a POS key of the first shop, to a local file that
+only its owner can read (never to the repository).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from sharebuy.db.uow import reading
+from sharebuy.identity import service as identity
 from sharebuy.kernel.clock import BUSINESS_TZ, business_day
 from sharebuy.members import repository as member_repo
 from sharebuy.members import service as members
@@ -61,7 +69,16 @@ def load(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
             return {"loaded": False, "reason": "demo data already present", **_summary(engine)}
     if not started:
         platform_service.initialise(engine, start_day=today - timedelta(days=DEMO_DAYS), actor="demo")
-    ids = [members.add_consumer(engine, phone=p, name=n) for p, n in CONSUMERS]
+    accounts: list[dict[str, str]] = []
+    ids = []
+    for phone, name in CONSUMERS:
+        password = _password()
+        ids.append(identity.register_consumer(engine, phone=phone, password=password, name=name)["member_id"])
+        accounts.append({"login": phone, "password": password, "role": "consumer", "name": name})
+    for login, role in (("admin", "admin"), ("auditor", "auditor")):
+        password = _password()
+        identity.create_operator(engine, login=login, password=password, role=role)
+        accounts.append({"login": login, "password": password, "role": role, "name": login})
     shops = []
     for name, owner, rate in MERCHANTS:
         shop = members.add_merchant(engine, name=name, owner_id=ids[owner], region="441900", rate=rate)
@@ -88,7 +105,34 @@ def load(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
         )
     if today - timedelta(days=1) >= first_open:
         settlement_service.settle(engine, through=today - timedelta(days=1), now=now)
+    pos = identity.create_api_key(engine, shops[0], name="演示收银机 demo till", created_by=None)
+    _save_accounts({"accounts": accounts, "pos_key": {"merchant_id": shops[0], "key": pos["key"]}})
     return {"loaded": True, "consumers": ids, "merchants": shops, **_summary(engine)}
+
+
+def accounts_file() -> Path:
+    return Path(os.environ.get("SHAREBUY_DEMO_ACCOUNTS", "var/demo-accounts.json"))
+
+
+def _password() -> str:
+    return "demo-" + secrets.token_urlsafe(9)
+
+
+def _save_accounts(data: dict[str, object]) -> None:
+    path = accounts_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+
+
+def saved_accounts() -> dict[str, object] | None:
+    """The demo sign-ins written when the data was loaded, if this machine loaded it."""
+    try:
+        loaded: dict[str, object] = json.loads(accounts_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded
 
 
 def _summary(engine: Engine) -> dict[str, Any]:

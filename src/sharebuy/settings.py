@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     sign_in_lockout_minutes: int = 15
     sign_in_rate_per_minute: int = 20
     log_json: bool = True
+    # Run the daily release and periodic jobs in this server process (`serve --scheduler`).
+    scheduler: bool = False
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sharebuy.cli import members as members_cli
 from sharebuy.cli import platform as platform_cli
 from sharebuy.cli import rewards as rewards_cli
+from sharebuy.cli import users as users_cli
+from sharebuy.cli import webhooks as webhooks_cli
 from sharebuy.cli.output import STATE, fail
 from sharebuy.kernel.errors import SharebuyError
 from sharebuy.ledger.service import seal_pending
@@ -41,6 +43,8 @@ def _global(
 platform_cli.register(app)
 members_cli.register(app)
 rewards_cli.register(app)
+users_cli.register(app)
+webhooks_cli.register(app)
 
 
 def _missing_schema(error: DBAPIError) -> bool:

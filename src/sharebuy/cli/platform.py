@@ -90,22 +90,74 @@ def demo(json_out: Json = False) -> None:
 
     engine = STATE.engine()
     migrate.upgrade(engine)
-    emit(demo_data.load(engine), json_out, "demo")
+    result = demo_data.load(engine)
+    saved = demo_data.saved_accounts()
+    if json_out:
+        emit({**result, "sign_in": saved}, True, "demo")
+        return
+    emit(result, False, "demo")
+    _print_accounts(saved)
+
+
+def _print_accounts(saved: dict[str, Any] | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not saved:
+        console.print("演示账户文件不存在（数据不是在本机载入的）· no demo sign-ins saved on this machine")
+        return
+    table = Table(title=f"演示账户 · demo sign-ins ({demo_accounts_path()})")
+    for column in ("角色 role", "登录名 login", "密码 password", "姓名 name"):
+        table.add_column(column)
+    for account in saved["accounts"]:
+        table.add_row(account["role"], account["login"], account["password"], account["name"])
+    console.print(table)
+    pos = saved.get("pos_key") or {}
+    if pos:
+        console.print(f"收银机密钥 · POS key of merchant {pos['merchant_id']}: {pos['key']}")
+    console.print("API 文档 · API docs: http://127.0.0.1:8000/docs")
+
+
+def demo_accounts_path() -> str:
+    from sharebuy import demo as demo_data
+
+    return str(demo_data.accounts_file())
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
-    workers: Annotated[int, typer.Option("--workers")] = 1,
+    host: Annotated[str, typer.Option("--host", help="监听地址 · bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="端口 · port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="进程数 · worker processes")] = 1,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler", help="在本进程运行每日释放与定时任务 · run the daily release and jobs here"
+        ),
+    ] = False,
 ) -> None:
-    """启动 HTTP 服务 · serve the app."""
+    """启动 HTTP 服务 · serve the app (JSON API, /docs, /healthz, /readyz, /metrics)."""
     import os
 
     import uvicorn
 
     if STATE.db:
         os.environ["SHAREBUY_DATABASE_URL"] = STATE.db
-    uvicorn.run("sharebuy.web.app:create_app", factory=True, host=host, port=port, workers=workers)
+    if scheduler:
+        # With several workers only the first would need it, but every worker runs the same
+        # factory; the settlement's advisory lock (PostgreSQL) and SQLite's single writer keep
+        # the release to one run, so running it in each is safe, only redundant.
+        os.environ["SHAREBUY_SCHEDULER"] = "1"
+    uvicorn.run(
+        "sharebuy.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        server_header=False,
+        log_config=None,
+    )
 
 
 @db_app.command("upgrade")

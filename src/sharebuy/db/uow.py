@@ -10,7 +10,8 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,12 +22,32 @@ T = TypeVar("T")
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
+# A hook that must be written in the same transaction as a request's effect (its idempotency
+# record): `transaction` runs it, with the use case's result, just before the commit.
+CommitHook = Callable[[Connection, Any], None]
+_commit_hook: ContextVar[CommitHook | None] = ContextVar("sharebuy_commit_hook", default=None)
+
+
+@contextmanager
+def commit_hook(hook: CommitHook) -> Iterator[None]:
+    """Attach `hook` to the first transaction that commits inside this block."""
+    token = _commit_hook.set(hook)
+    try:
+        yield
+    finally:
+        _commit_hook.reset(token)
+
+
 class UnitOfWork:
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(self, engine: Engine, *, readonly: bool = False, defer_commit: bool = False) -> None:
         self.engine = engine
         self.readonly = readonly
         self.conn: Connection | None = None
         self._committed = False
+        # With a commit hook pending, `commit()` only marks the work done; `transaction` writes
+        # the hook's rows and then commits everything at once.
+        self._defer = defer_commit
+        self.commit_requested = False
         self.after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
@@ -54,6 +75,12 @@ class UnitOfWork:
         return self.conn
 
     def commit(self) -> None:
+        if self._defer:
+            self.commit_requested = True
+            return
+        self.commit_now()
+
+    def commit_now(self) -> None:
         self.c.commit()
         self._committed = True
 
@@ -74,8 +101,15 @@ def transaction(engine: Engine, work: Callable[[UnitOfWork], T], *, attempts: in
     """Run `work` in a fresh unit of work, retrying whole transactions the database aborted."""
     for attempt in range(attempts):
         try:
-            with UnitOfWork(engine) as uow:
-                return work(uow)
+            hook = _commit_hook.get()
+            with UnitOfWork(engine, defer_commit=hook is not None) as uow:
+                result = work(uow)
+                if uow.commit_requested:
+                    assert hook is not None
+                    hook(uow.c, result)
+                    uow.commit_now()
+                    _commit_hook.set(None)  # one request, one record: later transactions go plain
+                return result
         except DBAPIError as error:
             if attempt + 1 >= attempts or not is_retryable(error):
                 raise

@@ -256,7 +256,9 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
     """
     head = conn.execute(
         select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1).with_for_update()
-    ).one()
+    ).first()
+    if head is None:
+        return 0  # before `init` there is no chain, and no entry to seal either
     seq, prev = int(head.seq), str(head.hash)
     sealed = 0
     while True:

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, transaction
 from sharebuy.kernel.amounts import Points
 from sharebuy.kernel.clock import business_day
-from sharebuy.kernel.errors import Conflict, InvalidInput, Refused
+from sharebuy.kernel.errors import Conflict, InvalidInput, NotFound, Refused
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, Leg
 from sharebuy.ledger.service import seal_soon
@@ -50,15 +50,9 @@ def add_consumer(
     display = domain.clean_name(name, "姓名", "name", required=False)
 
     def work(uow: UnitOfWork) -> int:
-        rewards.start_day(uow.c)
-        if repository.consumer_by_phone(uow.c, number) is not None:
-            raise Conflict("phone_taken", f"手机号 {number} 已注册", f"phone {number} is already registered")
-        member_id = _insert_member(uow, "consumer", display, now)
-        uow.c.execute(
-            insert(consumers),
-            {"member_id": member_id, "phone": number, "real_name": real_name, "id_number": id_number},
+        member_id = create_consumer(
+            uow.c, phone=number, name=display, real_name=real_name, id_number=id_number, now=now
         )
-        ledger.open_member_accounts(uow.c, member_id)
         uow.commit()
         return member_id
 
@@ -66,14 +60,41 @@ def add_consumer(
         return transaction(engine, work)
     except IntegrityError:
         # Two registrations of one phone at once: the unique index let only one through.
-        raise Conflict(
-            "phone_taken", f"手机号 {number} 已注册", f"phone {number} is already registered"
-        ) from None
+        raise phone_taken(number) from None
 
 
-def _insert_member(uow: UnitOfWork, kind: str, name: str, now: datetime | None) -> int:
+def create_consumer(
+    conn: Connection,
+    *,
+    phone: str,
+    name: str = "",
+    real_name: str | None = None,
+    id_number: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Register a consumer on the caller's connection; the caller's unit of work commits, so a
+    use case can create the member together with something else (a user, in identity)."""
+    number = domain.normalise_phone(phone)
+    display = domain.clean_name(name, "姓名", "name", required=False)
+    rewards.start_day(conn)
+    if repository.consumer_by_phone(conn, number) is not None:
+        raise phone_taken(number)
+    member_id = _insert_member(conn, "consumer", display, now)
+    conn.execute(
+        insert(consumers),
+        {"member_id": member_id, "phone": number, "real_name": real_name, "id_number": id_number},
+    )
+    ledger.open_member_accounts(conn, member_id)
+    return member_id
+
+
+def phone_taken(number: str) -> Conflict:
+    return Conflict("phone_taken", f"手机号 {number} 已注册", f"phone {number} is already registered")
+
+
+def _insert_member(conn: Connection, kind: str, name: str, now: datetime | None) -> int:
     return int(
-        uow.c.execute(
+        conn.execute(
             insert(members).returning(members.c.id),
             {"kind": kind, "name": name, "frozen": False, "created_at": _now(now)},
         ).scalar_one()
@@ -113,7 +134,7 @@ def add_merchant(
         owner = repository.consumer(uow.c, owner_id)
         if owner["frozen"]:
             raise Refused("member_frozen", f"会员 {owner_id} 已冻结", f"member {owner_id} is frozen")
-        member_id = _insert_member(uow, "merchant", display, now)
+        member_id = _insert_member(uow.c, "merchant", display, now)
         uow.c.execute(
             insert(merchants),
             {
@@ -344,6 +365,28 @@ def add_staff(engine: Engine, merchant_id: int, consumer_id: int, role: str = "c
         )
         uow.commit()
         return {"merchant": merchant_id, "consumer": consumer_id, "role": role}
+
+    return transaction(engine, work)
+
+
+def remove_staff(engine: Engine, merchant_id: int, consumer_id: int) -> dict[str, object]:
+    """Take a consumer off a merchant's staff; its signed-in sessions lose the merchant at once."""
+
+    def work(uow: UnitOfWork) -> dict[str, object]:
+        repository.merchant(uow.c, merchant_id)
+        gone = uow.c.execute(
+            delete(merchant_staff).where(
+                merchant_staff.c.merchant_id == merchant_id, merchant_staff.c.consumer_id == consumer_id
+            )
+        ).rowcount
+        if not gone:
+            raise NotFound(
+                "staff_not_found",
+                f"消费者 {consumer_id} 不是商家 {merchant_id} 的员工",
+                f"consumer {consumer_id} is not staff of merchant {merchant_id}",
+            )
+        uow.commit()
+        return {"merchant": merchant_id, "consumer": consumer_id, "removed": True}
 
     return transaction(engine, work)
 

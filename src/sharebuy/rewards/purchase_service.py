@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, transaction
+from sharebuy.events import repository as events
 from sharebuy.kernel.amounts import Cny, Points, Price, ShareValue
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput, Refused, not_found
@@ -304,7 +305,25 @@ def _record(
             .where(merchants.c.member_id == merchant_id)
             .values(status="suspended", suspension_reason="deposit_shortfall")
         )
-    return _result(row, suspended=deduction.suspends)
+    result = _result(row, suspended=deduction.suspends)
+    events.emit(
+        conn,
+        "purchase.recorded",
+        merchant_id,
+        {
+            "purchase_id": result.id,
+            "merchant_id": merchant_id,
+            "consumer_id": consumer_id,
+            "amount": cny,
+            "business_day": day,
+            "consumer_share_value": consumer_sv,
+            "merchant_share_value": merchant_sv,
+            "points_deducted": owed,
+            "from_deposit": deduction.from_deposit,
+            "merchant_suspended": deduction.suspends,
+        },
+    )
+    return result
 
 
 _insert_purchase = insert(purchases).returning(purchases.c.id)
@@ -411,7 +430,7 @@ def _refund(conn: Connection, purchase_id: int, moment: datetime, actor: str) ->
         .values(status="refunded", refund_entry_id=entry_id, refunded_at=moment)
     )
     status = _resume_after_refund(conn, merchant, m_acc, int(row["from_deposit"]))
-    return RefundResult(
+    result = RefundResult(
         purchase_id,
         day,
         ShareValue(c_taken),
@@ -421,6 +440,24 @@ def _refund(conn: Connection, purchase_id: int, moment: datetime, actor: str) ->
         Points(int(row["points_deducted"])),
         status,
     )
+    events.emit(
+        conn,
+        "purchase.refunded",
+        merchant_id,
+        {
+            "purchase_id": purchase_id,
+            "merchant_id": merchant_id,
+            "consumer_id": consumer_id,
+            "amount": Cny(int(row["amount"])),
+            "business_day": day,
+            "consumer_share_value_taken": result.consumer_share_value_taken,
+            "consumer_clawback_owed": result.consumer_clawback_owed,
+            "merchant_share_value_taken": result.merchant_share_value_taken,
+            "merchant_clawback_owed": result.merchant_clawback_owed,
+            "points_returned": result.points_returned,
+        },
+    )
+    return result
 
 
 def _resume_after_refund(

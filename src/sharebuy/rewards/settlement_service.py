@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, insert, literal, 
 
 from sharebuy.db import bulk
 from sharebuy.db.uow import UnitOfWork
+from sharebuy.events import repository as events
 from sharebuy.kernel.amounts import Points, Price, ShareValue
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Refused
@@ -390,11 +391,25 @@ def _lock_holder_accounts(conn: Connection, member_ids: list[int]) -> dict[int, 
 
 def _complete(engine: Engine, day: date) -> None:
     with UnitOfWork(engine) as uow:
-        uow.c.execute(
+        done = uow.c.execute(
             update(settlements)
             .where(settlements.c.business_day == day, settlements.c.status == "posting")
             .values(status="completed", completed_at=datetime.now(UTC))
         )
+        if done.rowcount:  # only the run that completes the day announces it
+            header = _header(uow.c, day)
+            events.emit(
+                uow.c,
+                "settlement.completed",
+                None,
+                {
+                    "business_day": day,
+                    "released": Points(int(header["released"])),
+                    "network_share_value": ShareValue(int(header["network_share_value"])),
+                    "holders": int(header["holders"]),
+                    "guide_price": Price(int(header["guide_price"])),
+                },
+            )
         uow.commit()
     seal_pending(engine, wait=True)
     with UnitOfWork(engine) as uow:

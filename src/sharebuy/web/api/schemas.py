@@ -1,0 +1,339 @@
+"""Request and response bodies of the JSON API.
+
+Amounts travel as decimal strings at full precision ("25.0000" points, "4975.00" share value,
+"88.00" CNY), never as JSON numbers, so no client ever rounds them through a float.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from datetime import date as Day  # `date` is also a field name below
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CnyText = Annotated[str, StringConstraints(pattern=r"^\d{1,10}(\.\d{1,2})?$"), Field(examples=["88.00"])]
+PointsText = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$"), Field(examples=["600"])]
+RateText = Annotated[str, StringConstraints(pattern=r"^0?\.\d{1,4}$|^[01]$"), Field(examples=["0.10"])]
+Phone = Annotated[str, StringConstraints(min_length=5, max_length=20), Field(examples=["13800000001"])]
+Password = Annotated[
+    str, StringConstraints(min_length=8, max_length=128), Field(examples=["correct horse 42"])
+]
+Name = Annotated[str, StringConstraints(max_length=100)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a protected field sent by a client is an error, not ignored
+
+
+# -- identity ---------------------------------------------------------------------------------
+
+
+class RegisterIn(Body):
+    phone: Phone
+    password: Password
+    name: Name = Field(default="", examples=["张伟"])
+
+
+class SignInIn(Body):
+    login: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(examples=["13800000001"])
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    totp_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+
+
+class RefreshIn(Body):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TotpCodeIn(Body):
+    code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(examples=["123456"])
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class SessionOut(BaseModel):
+    csrf_token: str
+    expires_at: datetime
+
+
+class RegisteredOut(BaseModel):
+    user_id: int
+    member_id: int
+    phone: str
+
+
+class TotpSetupOut(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class MeOut(BaseModel):
+    user_id: int | None
+    role: str
+    member_id: int | None
+    merchant_ids: list[int]
+    owned_merchant_ids: list[int]
+
+
+# -- balances and history -----------------------------------------------------------------------
+
+
+class PointsBalances(BaseModel):
+    available: str
+    escrow: str
+    deposit: str
+
+
+class ConsumerBalanceOut(BaseModel):
+    id: int
+    share_value: str
+    clawback_owed: str
+    points: PointsBalances
+    frozen: bool
+    activated_day: date | None
+
+
+class MerchantBalanceOut(BaseModel):
+    id: int
+    share_value: str
+    clawback_owed: str
+    points: PointsBalances
+    status: str
+    suspension_reason: str | None
+    concession_rate: str
+    deposit_required: str
+    guide_price: str
+
+
+class HistoryItem(BaseModel):
+    id: int
+    entry_id: int
+    kind: str
+    business_day: date
+    created_at: datetime
+    reference: str
+    reason: str
+    account: str
+    asset: Literal["points", "share_value"]
+    amount: str
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_before: int | None = Field(description="pass as `before` for the next page; null at the end")
+
+
+class ConsumerOut(BaseModel):
+    id: int
+    name: str
+    phone: str
+    real_name: str | None
+    frozen: bool
+    activated_day: date | None
+    created_at: datetime
+
+
+# -- merchants ---------------------------------------------------------------------------------
+
+
+class MerchantApplyIn(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(examples=["莞带生活超市"])
+    region_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(examples=["441900"])
+    concession_rate: RateText = "0.10"
+
+
+class RateIn(Body):
+    concession_rate: RateText
+
+
+class StaffIn(Body):
+    phone: Phone
+
+
+class MerchantOut(BaseModel):
+    id: int
+    name: str
+    owner_id: int
+    region_code: str
+    concession_rate: str
+    status: str
+    suspension_reason: str | None
+    created_at: datetime | None
+
+
+class MerchantStateOut(BaseModel):
+    id: int
+    status: str
+    suspension_reason: str | None
+    deposit: str
+    deposit_required: str
+    available: str
+    moved: str
+
+
+class RateOut(BaseModel):
+    id: int
+    concession_rate: str
+
+
+class StaffOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    merchant: int
+    consumer: int
+
+
+class ApiKeyIn(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(examples=["前台收银机 1"])
+
+
+class ApiKeyCreatedOut(BaseModel):
+    id: int
+    prefix: str
+    key: str = Field(description="shown once: store it in the till now")
+    name: str
+    created_at: datetime
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    prefix: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class GrantIn(Body):
+    amount: PointsText
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(examples=["启动积分"])
+
+
+class GrantOut(BaseModel):
+    merchant: int
+    amount: str
+    entry: int
+    replayed: bool
+
+
+# -- purchases ---------------------------------------------------------------------------------
+
+
+class PurchaseIn(Body):
+    merchant_id: int | None = Field(default=None, description="required for staff; implied by a POS key")
+    consumer_id: int | None = Field(default=None, description="the consumer's id, or give `consumer_phone`")
+    consumer_phone: Phone | None = None
+    amount: CnyText
+    at: datetime | None = Field(default=None, description="when the sale happened (default: now)")
+
+
+class RefundIn(Body):
+    at: datetime | None = None
+
+
+class PurchaseOut(BaseModel):
+    id: int
+    merchant_id: int
+    consumer_id: int
+    amount: str
+    business_day: date
+    concession_rate: str
+    guide_price: str
+    rule_version: int
+    consumer_share_value: str
+    merchant_share_value: str
+    registration_bonus: str
+    points_deducted: str
+    from_available: str
+    from_deposit: str
+    status: str
+    merchant_suspended: bool | None = None
+    occurred_at: datetime | None = None
+    refunded_at: datetime | None = None
+
+
+class PurchasePage(BaseModel):
+    items: list[PurchaseOut]
+    next_before: int | None
+
+
+class RefundOut(BaseModel):
+    purchase_id: int
+    business_day: date
+    consumer_share_value_taken: str
+    consumer_clawback_owed: str
+    merchant_share_value_taken: str
+    merchant_clawback_owed: str
+    points_returned: str
+    merchant_status: str
+    replayed: bool
+
+
+# -- rules, settlements, platform --------------------------------------------------------------
+
+
+class RulesChangeIn(Body):
+    changes: dict[str, str] = Field(examples=[{"daily_airdrop": "600", "concession_rate_min": "0.05"}])
+    effective_from: date
+    note: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class SettleIn(Body):
+    date: Day | None = Field(default=None, description="settle up to this business day (default: yesterday)")
+
+
+class SettlementOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    date: date
+    status: str
+    airdrop: str
+    released: str
+    network_share_value: str
+    holders: int
+    guide_price: str
+    share_value_consumed: str
+
+
+class SettlementLineOut(BaseModel):
+    member_id: int
+    share_value: str
+    points: str
+    share_value_consumed: str
+
+
+class SettlementLinesPage(BaseModel):
+    items: list[SettlementLineOut]
+    next_offset: int | None
+
+
+class CheckOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+
+
+class VerifyOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+
+
+class EconomyOut(BaseModel):
+    total_issue: str
+    reserve: str
+    released: str
+    burned: str
+    fees: str
+    held_by_members: str
+    share_value_issued: str
+    share_value_retired: str
+    share_value_outstanding: str
+    guide_price: str
+    turnover_amount: str
+    turnover_purchases: int
+    merchants_by_status: dict[str, int]
+    notice_zh: str
+    notice_en: str

@@ -1,0 +1,108 @@
+"""Every error as RFC 9457 problem+json: a stable `code`, a title and a detail in the caller's
+language (Accept-Language), both languages side by side, and the request id to quote."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sharebuy.kernel.errors import SharebuyError, Unauthenticated
+from sharebuy.web.i18n import language
+
+log = logging.getLogger("sharebuy.web")
+MEDIA_TYPE = "application/problem+json"
+
+# Messages for errors raised by the framework rather than by the platform.
+_HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
+    404: ("not_found", "请求的资源不存在", "the requested resource does not exist"),
+    405: ("method_not_allowed", "该资源不支持此请求方法", "this method is not allowed on this resource"),
+    406: ("not_acceptable", "无法提供所请求的格式", "the requested representation is not available"),
+    413: ("payload_too_large", "请求体过大", "the request body is too large"),
+    415: ("unsupported_media_type", "不支持的请求格式，请发送 JSON", "unsupported media type; send JSON"),
+}
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    message_zh: str,
+    message_en: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    lang = language(request.headers.get("accept-language"))
+    body: dict[str, Any] = {
+        "type": f"urn:sharebuy:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message_en if lang == "en" else message_zh,
+        "instance": request.url.path,
+        "code": code,
+        "message_zh": message_zh,
+        "message_en": message_en,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def from_error(request: Request, error: SharebuyError) -> JSONResponse:
+    extra = {"details": {k: str(v) for k, v in error.details.items()}} if error.details else None
+    headers = {"WWW-Authenticate": 'Bearer realm="sharebuy"'} if isinstance(error, Unauthenticated) else None
+    return problem(
+        request, error.status, error.code, error.message_zh, error.message_en, extra=extra, headers=headers
+    )
+
+
+def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in error.errors()
+    ]
+    fields = ", ".join(".".join(e["loc"][1:]) or e["loc"][0] for e in errors if e["loc"]) or "?"
+    return problem(
+        request,
+        422,
+        "invalid_request",
+        f"请求内容不符合要求：{fields}",
+        f"the request is not valid: {fields}",
+        extra={"errors": errors},
+    )
+
+
+def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code, zh, en = _HTTP_MESSAGES.get(
+        error.status_code, (f"http_{error.status_code}", str(error.detail), str(error.detail))
+    )
+    return problem(request, error.status_code, code, zh, en, headers=getattr(error, "headers", None))
+
+
+def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem(
+        request,
+        500,
+        "internal_error",
+        "服务器内部错误，请稍后重试；如持续出现请提供 request_id 联系运营方",
+        "internal server error; retry later, and quote the request_id if it persists",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SharebuyError, from_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
