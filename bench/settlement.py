@@ -199,7 +199,9 @@ def settle_in_child(
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"settlement child failed ({done.returncode}):\n{done.stderr.strip()[-4000:]}")
-    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # The child's report is its last JSON line; a profiler prefix may print its own lines after it.
+    report = next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{"))
+    out: dict[str, Any] = json.loads(report)
     out["child_wall_s"] = wall
     return out
 

@@ -95,6 +95,11 @@ def settle(
     if completed is not None and target <= completed:
         return [replace_replayed(report(engine, target))]
     with _settlement_lock(engine):
+        # Read again under the lock: another server may have settled while we waited for it.
+        with UnitOfWork(engine, readonly=True) as uow:
+            completed = _last_completed(uow.c)
+        if completed is not None and target <= completed:
+            return [replace_replayed(report(engine, target))]
         reports = []
         day = start if completed is None else completed + timedelta(days=1)
         while day <= target:
