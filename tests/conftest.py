@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from sharebuy.db import migrate
-from sharebuy.db.engine import make_engine
+from sharebuy.db.engine import make_engine, normalise_url
 from sharebuy.db.schema import metadata
 from sharebuy.kernel import caches
 
@@ -38,7 +38,7 @@ def _worker_database(url: str, worker: str) -> str:
     """Each pytest-xdist worker gets a database of its own beside the configured one."""
     if worker == "master":
         return url
-    base = make_url(url)
+    base = make_url(normalise_url(url))
     name = f"{base.database}_{worker}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
