@@ -22,8 +22,23 @@ SIGNATURE_HEADER = "Sharebuy-Signature"
 EVENT_ID_HEADER = "Sharebuy-Event-Id"
 TOPIC_HEADER = "Sharebuy-Topic"
 
-TOPICS = ("purchase.recorded", "purchase.refunded", "settlement.completed")
-# Names kept for the C2C market's events; an endpoint cannot subscribe to them yet.
+# Each C2C trade transition (market.domain.TRANSITIONS) is announced as market.trade.<event>.
+MARKET_TOPICS = tuple(
+    f"market.trade.{event}"
+    for event in (
+        "opened",
+        "paid",
+        "cancelled",
+        "expired",
+        "confirmed",
+        "disputed",
+        "escalated",
+        "released",
+        "returned",
+    )
+)
+TOPICS = ("purchase.recorded", "purchase.refunded", "settlement.completed", *MARKET_TOPICS)
+# Other names under market. stay reserved for the market's later events.
 RESERVED_PREFIXES = ("market.",)
 ALL = "*"
 
@@ -60,7 +75,7 @@ def parse_topics(value: str | Iterable[str]) -> str:
     if ALL in chosen:
         return ALL
     for name in sorted(chosen):
-        if name.startswith(RESERVED_PREFIXES):
+        if name.startswith(RESERVED_PREFIXES) and name not in TOPICS:
             raise InvalidInput(
                 "topic_reserved",
                 f"事件主题 {name} 尚未开放",

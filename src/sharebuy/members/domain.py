@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 
 from sharebuy.kernel.amounts import parse_decimal
@@ -143,5 +144,48 @@ def clean_name(text: str, what_zh: str, what_en: str, *, required: bool = True) 
     if len(value) > 100:
         raise InvalidInput(
             "name_too_long", f"{what_zh}最多 100 个字符", f"{what_en} is at most 100 characters"
+        )
+    return value
+
+
+# GB 11643-1999 citizen identity numbers: 6-digit region, birth date YYYYMMDD, 3-digit sequence,
+# and a check character over the first 17 digits (ISO 7064 MOD 11-2).
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_check_character(first17: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def validate_id_number(text: str, today: date | None = None) -> str:
+    """An 18-character resident identity number, upper-cased: region, birth date and checksum."""
+    number = str(text or "").strip().upper()
+    invalid = InvalidInput(
+        "invalid_id_number",
+        "身份证号码不正确（应为 18 位，校验位须符合 GB 11643）",
+        "not a valid 18-character resident identity number (GB 11643 checksum)",
+    )
+    if not re.fullmatch(r"\d{17}[\dX]", number) or int(number[:2]) not in _PROVINCES:
+        raise invalid
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise invalid from None
+    if born.year < 1900 or (today is not None and born > today):
+        raise invalid
+    if id_check_character(number[:17]) != number[17]:
+        raise invalid
+    return number
+
+
+def clean_real_name(text: str) -> str:
+    """A legal name as on the identity card: 2–50 characters, no digits."""
+    value = " ".join(str(text or "").split())
+    if not 2 <= len(value) <= 50 or any(ch.isdigit() for ch in value) or not value.isprintable():
+        raise InvalidInput(
+            "invalid_real_name",
+            "真实姓名应为 2–50 个字符，且不含数字",
+            "a real name takes 2–50 characters and no digits",
         )
     return value

@@ -1,4 +1,5 @@
-"""Member use cases: registration, merchant applications and approval, deposits, grants.
+"""Member use cases: registration, real names (实名), merchant applications and approval, deposits,
+grants.
 
 Each use case opens one unit of work, does the whole job and commits once.
 """
@@ -10,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, transaction
@@ -107,6 +108,59 @@ def set_frozen(engine: Engine, member_id: int, frozen: bool) -> dict[str, object
         uow.c.execute(update(members).where(members.c.id == member_id).values(frozen=frozen))
         uow.commit()
         return {"id": member_id, "frozen": frozen}
+
+    return transaction(engine, work)
+
+
+def set_real_name(
+    engine: Engine, consumer_id: int, real_name: str, id_number: str, now: datetime | None = None
+) -> dict[str, object]:
+    """Record a consumer's real name (实名, SPEC §10) once the ID number passes GB 11643.
+
+    Set once: the same details again are answered as before, other details are refused.  One
+    identity number belongs to one consumer, so two accounts of one person cannot trade with
+    each other.  (A deployment would also check the pair against an identity service here.)
+    """
+    moment = _now(now)
+    name = domain.clean_real_name(real_name)
+    number = domain.validate_id_number(id_number, business_day(moment))
+
+    def work(uow: UnitOfWork) -> dict[str, object]:
+        repository.consumer(uow.c, consumer_id)
+        row = uow.c.execute(select(consumers).where(consumers.c.member_id == consumer_id)).mappings().one()
+        if row["real_name_verified_at"] is not None:
+            if (row["real_name"], row["id_number"]) != (name, number):
+                raise Conflict(
+                    "real_name_already_set",
+                    "实名信息已登记，不能自行修改，请联系客服",
+                    "the real name is already on record and cannot be changed by its holder",
+                )
+            verified_at = row["real_name_verified_at"]
+        else:
+            taken = uow.c.execute(
+                select(consumers.c.member_id).where(
+                    consumers.c.id_number == number, consumers.c.member_id != consumer_id
+                )
+            ).first()
+            if taken is not None:
+                raise Conflict(
+                    "id_number_taken",
+                    "该身份证号码已被另一账户实名登记",
+                    "this identity number is already registered to another account",
+                )
+            uow.c.execute(
+                update(consumers)
+                .where(consumers.c.member_id == consumer_id)
+                .values(real_name=name, id_number=number, real_name_verified_at=moment)
+            )
+            verified_at = moment
+            uow.commit()
+        return {
+            "id": consumer_id,
+            "real_name": name,
+            "id_number": number[:3] + "*" * 11 + number[-4:],
+            "verified_at": verified_at,
+        }
 
     return transaction(engine, work)
 

@@ -1,5 +1,5 @@
 """Rewards invariants for `verify`: I4 (each day settled once, exactly A_D released) and the
-settlement records' chain heads (I7)."""
+settlement records' chain heads (I7); the market's I6 (market.checks) joins the list here."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy import Connection, func, select
 
 from sharebuy.ledger.models import accounts, entries, postings
 from sharebuy.ledger.verify import Check, Report
+from sharebuy.market import checks as market_checks
 from sharebuy.rewards.models import settlement_lines, settlements
 
 
@@ -60,4 +61,4 @@ def settlement_heads(conn: Connection, report: Report) -> Check:
     return check
 
 
-CHECKS = (settlements_exact, settlement_heads)
+CHECKS = (settlements_exact, settlement_heads, *market_checks.CHECKS)

@@ -53,6 +53,44 @@ def _destination(text: object) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Switch:
+    """An on/off rule; written "on" or "off" (true/false, yes/no and 1/0 are read too)."""
+
+    on: bool
+
+    def __bool__(self) -> bool:
+        return self.on
+
+    def __str__(self) -> str:
+        return "on" if self.on else "off"
+
+
+def _switch(text: object) -> Switch:
+    if isinstance(text, Switch):
+        return text
+    value = str(text).strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return Switch(True)
+    if value in ("off", "false", "no", "0"):
+        return Switch(False)
+    raise InvalidInput("invalid_switch", "开关只能是 on 或 off", "a switch is on or off")
+
+
+def _whole(low: int, high: int) -> Callable[[object], int]:
+    def parse(text: object) -> int:
+        value = parse_decimal(text, "number")
+        if value != value.to_integral_value() or not low <= value <= high:
+            raise InvalidInput(
+                "invalid_whole_number",
+                f"必须是 {low} 到 {high} 的整数",
+                f"must be a whole number {low}..{high}",
+            )
+        return int(value)
+
+    return parse
+
+
 def _non_negative(parser: Callable[[object], Any]) -> Callable[[object], Any]:
     def parse(text: object) -> Any:
         value = parser(text)
@@ -100,6 +138,13 @@ SPECS: dict[str, RuleSpec] = {
         RuleSpec("registration_bonus_sv", "0.00", _non_negative(ShareValue.parse), "注册奖励共享值"),
         RuleSpec("refund_window_days", "7", _days, "退货期限（天）"),
         RuleSpec("max_purchase_cny", "100000.00", _positive(Cny.parse), "单笔消费上限（元）"),
+        RuleSpec("c2c_market_open", "on", _switch, "C2C 市场开放"),
+        RuleSpec("c2c_price_band", "0", _rate, "C2C 挂单价格相对指导价的幅度（0 为不限）"),
+        RuleSpec("c2c_payment_minutes", "15", _whole(1, 1440), "C2C 付款时限（分钟）"),
+        RuleSpec("c2c_confirm_hours", "24", _whole(1, 720), "C2C 卖方确认收款时限（小时）"),
+        RuleSpec("c2c_real_name_required", "on", _switch, "C2C 交易须实名"),
+        RuleSpec("c2c_max_open_trades_per_member", "5", _whole(1, 1000), "每位会员同时进行的 C2C 交易上限"),
+        RuleSpec("c2c_min_order_points", "1", _positive(Points.parse), "C2C 单笔最少积分"),
     )
 }
 
