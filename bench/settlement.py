@@ -178,9 +178,15 @@ def seed(engine: Any, holders: int) -> dict[str, Any]:
 
 
 def settle_in_child(
-    url: str, *, extra: list[str] | None = None, prefix: list[str] | None = None, timeout: float = 1800
+    url: str,
+    *,
+    extra: list[str] | None = None,
+    prefix: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
 ) -> dict[str, Any]:
-    """Run `bench.settle_child` in a fresh interpreter (optionally under a profiler `prefix`)."""
+    """Run `bench.settle_child` in a fresh interpreter (optionally under a profiler `prefix`,
+    with `env` added to the environment)."""
     cmd = [
         *(prefix or []),
         sys.executable,
@@ -195,7 +201,15 @@ def settle_in_child(
         *(extra or []),
     ]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"settlement child failed ({done.returncode}):\n{done.stderr.strip()[-4000:]}")

@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
 from sharebuy.kernel import caches
-from sharebuy.kernel.errors import Refused
+from sharebuy.kernel.errors import IntegrityViolation, Refused
 from sharebuy.ledger import domain
 from sharebuy.ledger.domain import Leg
 from sharebuy.ledger.models import accounts, chain_head, entries, postings
@@ -305,25 +307,31 @@ def unsealed_count(conn: Connection) -> int:
     )
 
 
+# One block of a bulk entry's legs: the asset, then account ids and signed amounts as arrays.
+BulkLegs = tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
 def post_bulk(
     conn: Connection,
     *,
     kind: str,
     business_day: date,
-    legs: Sequence[tuple[int, str, int]],
+    legs: Sequence[BulkLegs],
     reference: str,
     reason: str,
     actor: str,
     idempotency_key: str | None = None,
     rule_version: int | None = None,
+    platform_ids: Iterable[int] = (),
 ) -> int:
     """`post` for entries with very many legs (the daily release): same rules, bulk writes.
 
-    The caller locks every member row it debits, in id order, before computing the legs; the
-    CHECK constraints refuse any sign violation and abort the whole transaction.
+    The legs come as column blocks so that no Python object is made per leg.  The caller locks
+    every member row it debits, in id order, before computing the legs; the CHECK constraints
+    refuse any sign violation and abort the whole transaction.  As in `post`, the shared
+    `platform_ids` are updated last, so the rows every transaction touches are held shortest.
     """
-    merged = domain.merge_legs(Leg(a, s, m) for a, s, m in legs)
-    domain.require_balanced(merged)
+    account_ids, assets, amounts = _merge_bulk_legs(legs)
     entry_id = conn.execute(
         insert(entries).returning(entries.c.id),
         {
@@ -338,11 +346,58 @@ def post_bulk(
             "created_at": datetime.now(UTC),
         },
     ).scalar_one()
-    bulk.insert_rows(
+    bulk.insert_columns(
         conn,
         "postings",
-        ("entry_id", "account_id", "asset", "amount"),
-        ((entry_id, leg.account_id, leg.asset, leg.amount) for leg in merged),
+        {"entry_id": int(entry_id), "account_id": account_ids, "asset": assets, "amount": amounts},
     )
-    bulk.add_to_balances(conn, ((leg.account_id, leg.amount) for leg in merged))
+    last = np.isin(account_ids, list(platform_ids))
+    bulk.add_to_balances(conn, account_ids[~last], amounts[~last])
+    bulk.add_to_balances(conn, account_ids[last], amounts[last])
     return int(entry_id)
+
+
+def _merge_bulk_legs(
+    blocks: Sequence[BulkLegs],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bytes_], npt.NDArray[np.int64]]:
+    """`domain.merge_legs` and `domain.require_balanced` on columns: one posting per account and
+    asset, zero nets dropped, in (account, asset) order; refuses an entry that does not balance
+    per asset (I1) or has no postings."""
+    names = sorted({asset for asset, _ids, _amounts in blocks})
+    totals = dict.fromkeys(names, 0)
+    for asset, _ids, amounts in blocks:
+        totals[asset] += _exact_sum(np.asarray(amounts, dtype=np.int64))
+    off = {asset: total for asset, total in totals.items() if total != 0}
+    if off:
+        raise IntegrityViolation(
+            "unbalanced_entry", f"分录不平衡：{off}", f"entry does not balance per asset: {off}"
+        )
+    account = np.concatenate([np.asarray(ids, dtype=np.int64) for _a, ids, _m in blocks] or [_NO_INTS])
+    amount = np.concatenate([np.asarray(m, dtype=np.int64) for _a, _i, m in blocks] or [_NO_INTS])
+    code = np.concatenate(
+        [np.full(len(ids), names.index(asset), dtype=np.int64) for asset, ids, _m in blocks] or [_NO_INTS]
+    )
+    order = np.lexsort((code, account))  # last key first: by account, then asset
+    account, code, amount = account[order], code[order], amount[order]
+    starts = np.flatnonzero(np.r_[True, (account[1:] != account[:-1]) | (code[1:] != code[:-1])])
+    if len(starts) < len(account):  # the same account twice: add its amounts up, exactly
+        exact = _exact_sum(np.abs(amount)) <= _INT64_MAX
+        amount = np.add.reduceat(amount if exact else amount.astype(object), starts)
+        account, code = account[starts], code[starts]
+    keep = amount != 0
+    if not keep.any():
+        raise IntegrityViolation("empty_entry", "分录没有过账行", "entry has no postings")
+    asset_names = np.array([a.encode("ascii") for a in names])
+    return account[keep], asset_names[code[keep]], np.asarray(amount[keep], dtype=np.int64)
+
+
+_NO_INTS = np.zeros(0, dtype=np.int64)
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _exact_sum(values: npt.NDArray[np.int64]) -> int:
+    """Σ values as a Python int, in int64 only when no partial sum can overflow."""
+    if len(values) == 0:
+        return 0
+    largest = max(int(values.max()), -int(values.min()))
+    return int(values.sum()) if largest * len(values) <= _INT64_MAX else sum(values.tolist())
