@@ -1,0 +1,15 @@
+"""Server-rendered pages (Jinja2 + HTMX) for consumers, merchants and operators.
+
+One module per part (auth, consumer, merchant, market, operator), each an APIRouter whose
+routes answer in HTML; `router` gathers them for the app to include.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sharebuy.web.pages import auth, consumer, market, merchant, operator
+
+router = APIRouter(include_in_schema=False)
+for part in (auth, consumer, merchant, market, operator):
+    router.include_router(part.router)
