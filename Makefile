@@ -6,9 +6,11 @@ UV := .tools/uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
+# The browser tests drive Debian's chromium (.ci/run installs it); Playwright never downloads one.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export SHAREBUY_DATABASE_URL ?= sqlite:///var/sharebuy.db
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install run test lint bench demo clean messages screenshots
 
 $(UV):
 	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
@@ -35,6 +37,19 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+LOCALE := src/sharebuy/web/locale
+
+# The pages' catalogues: extract the messages, merge them into the 简体中文 .po (translate what
+# is new there), compile the .mo (checked in; a test keeps it in step with the .po).
+messages: install
+	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ -k _ --no-location --sort-output --omit-header -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages -l zh_Hans_CN --no-location --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
+
+# README pictures of the three consoles, taken by the browser story on SQLite.
+screenshots: install
+	SHAREBUY_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -p no:xdist tests/e2e -k sqlite
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
     python -m bench.run [--quick] [--only NAME ...] [--pg-url URL]
 
 NAME is one of: purchases, purchases-sqlite, purchases-pg, http, pgbench, settlement,
-settlement-sqlite, settlement-pg.  The PostgreSQL server is --pg-url, else
+settlement-sqlite, settlement-pg, simulator.  The PostgreSQL server is --pg-url, else
 SHAREBUY_BENCH_POSTGRES_URL, else SHAREBUY_TEST_POSTGRES_URL; without one the PostgreSQL rows are
 skipped.  Only the server of that URL is used: the benchmarks create and drop their own
 databases (sharebuy_bench, sharebuy_pgbench) through the `postgres` database.
@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import http_purchases, pgbench, purchases, settlement
+from bench import http_purchases, pgbench, purchases, settlement, simulator
 from bench.common import RESULTS_DIR, Result, machine
 
 NAMES = {
@@ -36,6 +36,7 @@ NAMES = {
     "settlement": ("settlement-sqlite", "settlement-pg"),
     "settlement-sqlite": ("settlement-sqlite",),
     "settlement-pg": ("settlement-pg",),
+    "simulator": ("simulator",),
 }
 RATIO_TARGET = 0.5
 HTTP_RATIO_TARGET = 0.4
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "Purchases: record_purchase(amount 88.00, seal=True default), fixed duration after warm-up; "
         "PostgreSQL workers are separate processes, each its own engine and merchant (shared rows: "
         "platform accounts, chain head). verify(CHECKS) must pass after every run.",
-        "Settlement peak RSS: ru_maxrss (peak resident set) of a fresh process that runs only settle(), "
+        "Settlement peak RSS: VmHWM (peak resident set) of a fresh process that runs only settle(), "
         "so it includes the interpreter and imports; Details give peak minus the RSS just before "
         "settle(). The database server's memory is not included. Seeding is bulk SQL, untimed.",
     ]
@@ -207,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             scaling = settlement.scaling_row("postgresql", rows)
             if scaling:
                 results.append(scaling)
+        elif name == "simulator":
+            attempt(
+                "economy simulator: against radCAD 0.14, and at 1M consumers × 365 days",
+                lambda: simulator.run(args.quick),
+                Result("simulator", "—", "", None, "s"),
+            )
         if pg_rows and pgb and not any(r.benchmark == "purchases ÷ pgbench" for r in results):
             ratio = _ratio(pg_rows, pgb[0])
             if ratio is not None:

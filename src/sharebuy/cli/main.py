@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from sharebuy.cli import market as market_cli
 from sharebuy.cli import members as members_cli
 from sharebuy.cli import platform as platform_cli
 from sharebuy.cli import rewards as rewards_cli
+from sharebuy.cli import simulate as simulate_cli
 from sharebuy.cli import users as users_cli
 from sharebuy.cli import webhooks as webhooks_cli
 from sharebuy.cli.output import STATE, fail
@@ -43,8 +45,10 @@ def _global(
 platform_cli.register(app)
 members_cli.register(app)
 rewards_cli.register(app)
+simulate_cli.register(app)
 users_cli.register(app)
 webhooks_cli.register(app)
+market_cli.register(app)
 
 
 def _missing_schema(error: DBAPIError) -> bool:

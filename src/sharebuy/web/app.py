@@ -16,9 +16,10 @@ from sharebuy import __version__
 from sharebuy.db import migrate
 from sharebuy.db.engine import make_engine
 from sharebuy.events import service as events
+from sharebuy.market import service as market_service
 from sharebuy.settings import Settings, get_settings
-from sharebuy.web import problems
-from sharebuy.web.api import auth, members, platform, purchases, webhooks
+from sharebuy.web import pages, problems
+from sharebuy.web.api import auth, market, members, platform, purchases, webhooks
 from sharebuy.web.observability import RequestContext, configure_logging, metrics_payload
 from sharebuy.web.ratelimit import SlidingWindow
 from sharebuy.web.scheduler import Scheduler
@@ -37,8 +38,8 @@ DESCRIPTION = """
 
 
 def periodic_jobs() -> list[tuple[float, Callable[[Engine], object]]]:
-    """Jobs the scheduler runs every few seconds: webhook deliveries."""
-    return [(5.0, events.run_once)]
+    """Jobs the scheduler runs every few seconds: webhook deliveries, market timeouts."""
+    return [(5.0, events.run_once), (60.0, market_service.sweep)]
 
 
 def create_app(
@@ -75,8 +76,16 @@ def create_app(
     app.state.sign_in_window = SlidingWindow(settings.sign_in_rate_per_minute)
     problems.install(app)
     app.add_middleware(RequestContext, hsts=settings.environment == "production")
-    for router in (auth.router, members.router, purchases.router, platform.router, webhooks.router):
+    for router in (
+        auth.router,
+        members.router,
+        purchases.router,
+        platform.router,
+        webhooks.router,
+        market.router,
+    ):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(pages.router)  # the HTML pages: /, /login, /wallet, /merchant, /market, /ops
     _operational_routes(app, engine)
     return app
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from sqlalchemy import Engine
 
 from sharebuy.identity import service as identity
@@ -86,7 +87,27 @@ def optional_principal(request: Request, engine: EngineDep) -> Principal | None:
     return principal
 
 
-def current_principal(request: Request, engine: EngineDep) -> Principal:
+# The three ways in, declared for the OpenAPI document (so that clients and /docs know them);
+# `authenticate` reads the credentials itself, in its own order, so these never refuse anything.
+_BEARER = HTTPBearer(
+    scheme_name="token", description="an access token, or a POS key `sbk_...`", auto_error=False
+)
+_POS_KEY = APIKeyHeader(name="X-API-Key", scheme_name="posKey", description="a POS key", auto_error=False)
+_SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="the web session; unsafe methods also need the X-CSRF-Token header",
+    auto_error=False,
+)
+
+
+def current_principal(
+    request: Request,
+    engine: EngineDep,
+    _token: Annotated[object, Security(_BEARER)] = None,
+    _key: Annotated[object, Security(_POS_KEY)] = None,
+    _session: Annotated[object, Security(_SESSION)] = None,
+) -> Principal:
     principal = optional_principal(request, engine)
     if principal is None:
         raise Unauthenticated("not_signed_in", "请先登录", "sign in first")

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sharebuy.kernel.errors import SharebuyError, Unauthenticated
@@ -18,8 +19,34 @@ from sharebuy.web.i18n import language
 log = logging.getLogger("sharebuy.web")
 MEDIA_TYPE = "application/problem+json"
 
+
+class FieldError(BaseModel):
+    loc: list[str] = Field(examples=[["body", "amount"]])
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error answer."""
+
+    type: str = Field(examples=["urn:sharebuy:problem:forbidden"])
+    title: str = Field(examples=["Forbidden"])
+    status: int = Field(examples=[403])
+    detail: str = Field(description="in the language Accept-Language asks for")
+    instance: str = Field(description="the request path")
+    code: str = Field(description="stable and machine-readable", examples=["forbidden"])
+    message_zh: str
+    message_en: str
+    request_id: str | None = Field(description="quote it when reporting a problem")
+    details: dict[str, str] | None = Field(default=None, description="facts about the refusal, by name")
+    errors: list[FieldError] | None = Field(default=None, description="what is wrong, for invalid_request")
+
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
 # Messages for errors raised by the framework rather than by the platform.
 _HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
+    400: ("malformed_request", "请求体格式错误，无法解析", "the request body cannot be parsed"),
     404: ("not_found", "请求的资源不存在", "the requested resource does not exist"),
     405: ("method_not_allowed", "该资源不支持此请求方法", "this method is not allowed on this resource"),
     406: ("not_acceptable", "无法提供所请求的格式", "the requested representation is not available"),
@@ -91,7 +118,9 @@ def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    # Not log.exception: an exception handler runs outside the `except` block, so that would
+    # log "NoneType: None" instead of the traceback.
+    log.error("unhandled error", exc_info=error, extra={"path": request.url.path})
     return problem(
         request,
         500,
@@ -101,7 +130,24 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+def _document(app: FastAPI) -> None:
+    """Put `Problem` into the OpenAPI components, for the routes' error responses to refer to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in schemas:
+            schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas["Problem"] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document(app)
     app.add_exception_handler(SharebuyError, from_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from sharebuy.identity import service as identity
-from sharebuy.kernel.views import plain
 from sharebuy.settings import get_settings
+from sharebuy.web.api.common import INVALID, SIGNED_IN, plain, problems
 from sharebuy.web.api.schemas import (
     MeOut,
     RefreshIn,
@@ -21,7 +21,13 @@ from sharebuy.web.api.schemas import (
 from sharebuy.web.deps import SESSION_COOKIE, EngineDep, PrincipalDep, UserDep
 from sharebuy.web.ratelimit import limit_sign_in
 
-router = APIRouter(prefix="/auth", tags=["auth 身份"])
+router = APIRouter(prefix="/auth", tags=["auth 身份"], responses=INVALID)
+
+BAD_CREDENTIALS = problems(
+    {401: "wrong login or password, a TOTP code missing or wrong, or the user disabled"}
+)
+TOO_MANY = problems({429: "too many sign-in attempts from this client, or the account locked for a while"})
+BAD_TOKEN = problems({401: "the refresh token is invalid, expired, revoked or already used"})
 
 
 @router.post(
@@ -29,19 +35,25 @@ router = APIRouter(prefix="/auth", tags=["auth 身份"])
     status_code=status.HTTP_201_CREATED,
     response_model=RegisteredOut,
     dependencies=[Depends(limit_sign_in)],
+    responses={**problems({409: "the phone is already registered"}), **TOO_MANY},
 )
 def register(body: RegisterIn, engine: EngineDep) -> dict[str, object]:
     """注册消费者账户 · register a consumer with phone and password."""
     return identity.register_consumer(engine, phone=body.phone, password=body.password, name=body.name)
 
 
-@router.post("/token", response_model=TokensOut, dependencies=[Depends(limit_sign_in)])
+@router.post(
+    "/token",
+    response_model=TokensOut,
+    dependencies=[Depends(limit_sign_in)],
+    responses={**BAD_CREDENTIALS, **TOO_MANY},
+)
 def sign_in(body: SignInIn, engine: EngineDep) -> object:
     """登录，取得访问令牌与刷新令牌 · sign in for an access token and a refresh token."""
     return plain(identity.sign_in(engine, login=body.login, password=body.password, totp_code=body.totp_code))
 
 
-@router.post("/refresh", response_model=TokensOut)
+@router.post("/refresh", response_model=TokensOut, responses=BAD_TOKEN)
 def refresh(body: RefreshIn, engine: EngineDep) -> object:
     """换取新令牌（刷新令牌一次有效）· rotate: a refresh token works once."""
     return plain(identity.refresh(engine, body.refresh_token))
@@ -54,7 +66,12 @@ def sign_out(body: RefreshIn, engine: EngineDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/session", response_model=SessionOut, dependencies=[Depends(limit_sign_in)])
+@router.post(
+    "/session",
+    response_model=SessionOut,
+    dependencies=[Depends(limit_sign_in)],
+    responses={**BAD_CREDENTIALS, **TOO_MANY},
+)
 def open_session(body: SignInIn, engine: EngineDep, response: Response) -> object:
     """网页登录：设置 HttpOnly 会话 Cookie，返回 CSRF 令牌 · cookie sign-in for the pages."""
     session = identity.open_session(
@@ -73,7 +90,7 @@ def open_session(body: SignInIn, engine: EngineDep, response: Response) -> objec
     return {"csrf_token": session.csrf_token, "expires_at": session.expires_at}
 
 
-@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, responses=SIGNED_IN)
 def close_session(request: Request, engine: EngineDep, principal: PrincipalDep) -> Response:
     """退出网页登录 · sign out of the pages."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -84,7 +101,7 @@ def close_session(request: Request, engine: EngineDep, principal: PrincipalDep) 
     return response
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, responses=SIGNED_IN)
 def me(principal: PrincipalDep) -> dict[str, object]:
     """当前身份 · who am I."""
     return {
@@ -96,14 +113,22 @@ def me(principal: PrincipalDep) -> dict[str, object]:
     }
 
 
-@router.post("/totp", response_model=TotpSetupOut)
+@router.post(
+    "/totp",
+    response_model=TotpSetupOut,
+    responses={**SIGNED_IN, **problems({409: "TOTP is already enabled"})},
+)
 def begin_totp(engine: EngineDep, principal: UserDep) -> dict[str, object]:
     """开始设置两步验证 · start setting up TOTP (confirm with a code to enable it)."""
     assert principal.user_id is not None
     return identity.begin_totp(engine, principal.user_id)
 
 
-@router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/totp/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**SIGNED_IN, **problems({409: "TOTP is already enabled"})},
+)
 def confirm_totp(body: TotpCodeIn, engine: EngineDep, principal: UserDep) -> Response:
     """确认并启用两步验证 · enable TOTP with a current code."""
     assert principal.user_id is not None
@@ -111,7 +136,7 @@ def confirm_totp(body: TotpCodeIn, engine: EngineDep, principal: UserDep) -> Res
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/totp/disable", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/totp/disable", status_code=status.HTTP_204_NO_CONTENT, responses=SIGNED_IN)
 def disable_totp(body: TotpCodeIn, engine: EngineDep, principal: UserDep) -> Response:
     """停用两步验证 · disable TOTP with a current code."""
     assert principal.user_id is not None

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Header, Request
+from fastapi import Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from sharebuy.idempotency import service as idempotency
 from sharebuy.identity.service import Principal
+from sharebuy.kernel import views
 from sharebuy.kernel.errors import SharebuyError
-from sharebuy.kernel.views import plain
+from sharebuy.web.problems import MEDIA_TYPE, PROBLEM_REF
 
 T = TypeVar("T")
+
+# Ids are 64-bit integers on both databases: a larger one is refused here, not by the driver (a 500).
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -25,11 +33,54 @@ IdempotencyKey = Annotated[
         examples=["till-7-2025-03-01-000123"],
     ),
 ]
-IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Idempotency-Key missing where it is required"},
-    409: {"description": "a request with the same Idempotency-Key is still in progress"},
-    422: {"description": "invalid request, refused by the rules, or the key reused for another request"},
-}
+Responses = dict[int | str, dict[str, Any]]
+
+
+def problems(described: dict[int, str]) -> Responses:
+    """Error answers for `responses=`, as problem+json: `problems({404: "no such merchant"})`."""
+    return {
+        status: {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}}
+        for status, description in described.items()
+    }
+
+
+# Every route validates what it is sent.
+INVALID = problems(
+    {
+        400: "the body cannot be parsed (not JSON, or not UTF-8)",
+        422: "invalid request, or refused by the rules",
+    }
+)
+# What every route that needs a caller may answer.
+SIGNED_IN = problems(
+    {
+        401: "not signed in: no, an invalid or an expired token, key or session",
+        403: "signed in, but not allowed to do this or to see this object",
+    }
+)
+# The routers whose every route needs a caller and acts on an object named in the path or body.
+ERROR_RESPONSES: Responses = {**SIGNED_IN, **problems({404: "no such object"}), **INVALID}
+IDEMPOTENCY_RESPONSES = problems(
+    {
+        400: "Idempotency-Key missing where it is required, or a body that cannot be parsed",
+        409: "a request with the same Idempotency-Key is still in progress, or a conflicting state",
+        422: "invalid request, refused by the rules, or the key reused for another request",
+    }
+)
+
+
+def plain(value: Any) -> Any:
+    """`kernel.views.plain` for the API, with every moment carrying its offset: SQLite hands
+    back naive datetimes (in UTC), and a time without an offset would be read as local time."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC).isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return views.plain(value)
 
 
 class KeyRequired(SharebuyError):

@@ -9,10 +9,19 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from sharebuy.identity import service as identity
-from sharebuy.kernel.views import plain
 from sharebuy.members import queries
 from sharebuy.members import service as members
-from sharebuy.web.api.common import IDEMPOTENCY_RESPONSES, IdempotencyKey, idempotent, next_before
+from sharebuy.web.api.common import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_RESPONSES,
+    MAX_ID,
+    Id,
+    IdempotencyKey,
+    idempotent,
+    next_before,
+    plain,
+    problems,
+)
 from sharebuy.web.api.schemas import (
     ApiKeyCreatedOut,
     ApiKeyIn,
@@ -42,10 +51,11 @@ from sharebuy.web.deps import (
     may_read_merchant,
 )
 
-router = APIRouter(tags=["members 会员与商家"])
+router = APIRouter(tags=["members 会员与商家"], responses=ERROR_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Before = Annotated[int | None, Query(ge=1, description="id of the last item already seen")]
+Kind = Annotated[str | None, Query(max_length=24, pattern=r"^[a-z0-9_.]+$", examples=["purchase"])]
+Before = Annotated[int | None, Query(ge=1, le=MAX_ID, description="id of the last item already seen")]
 
 
 def _history(
@@ -67,14 +77,14 @@ def _history(
 
 
 @router.get("/consumers/{consumer_id}", response_model=ConsumerOut)
-def consumer(consumer_id: int, engine: EngineDep, principal: PrincipalDep) -> object:
+def consumer(consumer_id: Id, engine: EngineDep, principal: PrincipalDep) -> object:
     """消费者资料（本人或运营）· a consumer's profile (self or operator)."""
     may_read_member(principal, consumer_id)
     return plain(queries.consumer_profile(engine, consumer_id))
 
 
 @router.get("/consumers/{consumer_id}/balance", response_model=ConsumerBalanceOut)
-def consumer_balance(consumer_id: int, engine: EngineDep, principal: PrincipalDep) -> object:
+def consumer_balance(consumer_id: Id, engine: EngineDep, principal: PrincipalDep) -> object:
     """共享值与积分余额 · share value and points."""
     may_read_member(principal, consumer_id)
     return plain(queries.consumer_balance(engine, consumer_id))
@@ -82,10 +92,10 @@ def consumer_balance(consumer_id: int, engine: EngineDep, principal: PrincipalDe
 
 @router.get("/consumers/{consumer_id}/history", response_model=HistoryPage)
 def consumer_history(
-    consumer_id: int,
+    consumer_id: Id,
     engine: EngineDep,
     principal: PrincipalDep,
-    kind: Annotated[str | None, Query(max_length=24, examples=["purchase"])] = None,
+    kind: Kind = None,
     day_from: Annotated[date | None, Query(alias="from")] = None,
     day_to: Annotated[date | None, Query(alias="to")] = None,
     before: Before = None,
@@ -129,7 +139,7 @@ def apply(
 def merchant_list(
     engine: EngineDep,
     principal: PrincipalDep,
-    status_: Annotated[str | None, Query(alias="status", max_length=10)] = None,
+    status_: Annotated[str | None, Query(alias="status", max_length=10, pattern=r"^[a-z_]+$")] = None,
     before: Before = None,
     limit: Limit = 50,
 ) -> object:
@@ -139,13 +149,13 @@ def merchant_list(
 
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantOut)
-def merchant(merchant_id: int, engine: EngineDep, principal: PrincipalDep) -> object:
+def merchant(merchant_id: Id, engine: EngineDep, principal: PrincipalDep) -> object:
     may_read_merchant(principal, merchant_id)
     return plain(queries.merchant_profile(engine, merchant_id))
 
 
 @router.get("/merchants/{merchant_id}/balance", response_model=MerchantBalanceOut)
-def merchant_balance(merchant_id: int, engine: EngineDep, principal: PrincipalDep) -> object:
+def merchant_balance(merchant_id: Id, engine: EngineDep, principal: PrincipalDep) -> object:
     """商家积分、保证金与状态 · a merchant's points, deposit and status."""
     may_read_merchant(principal, merchant_id)
     return plain(queries.merchant_balance(engine, merchant_id))
@@ -153,10 +163,10 @@ def merchant_balance(merchant_id: int, engine: EngineDep, principal: PrincipalDe
 
 @router.get("/merchants/{merchant_id}/history", response_model=HistoryPage)
 def merchant_history(
-    merchant_id: int,
+    merchant_id: Id,
     engine: EngineDep,
     principal: PrincipalDep,
-    kind: Annotated[str | None, Query(max_length=24)] = None,
+    kind: Kind = None,
     day_from: Annotated[date | None, Query(alias="from")] = None,
     day_to: Annotated[date | None, Query(alias="to")] = None,
     before: Before = None,
@@ -170,7 +180,7 @@ def merchant_history(
     "/merchants/{merchant_id}/approve", response_model=MerchantStateOut, responses=IDEMPOTENCY_RESPONSES
 )
 def approve(
-    merchant_id: int, request: Request, engine: EngineDep, principal: AdminDep, key: IdempotencyKey = None
+    merchant_id: Id, request: Request, engine: EngineDep, principal: AdminDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """审批商家（运营）· approve a merchant (admin)."""
     actor = f"user:{principal.user_id}"
@@ -188,7 +198,7 @@ def approve(
     "/merchants/{merchant_id}/deposit", response_model=MerchantStateOut, responses=IDEMPOTENCY_RESPONSES
 )
 def deposit(
-    merchant_id: int, request: Request, engine: EngineDep, principal: UserDep, key: IdempotencyKey = None
+    merchant_id: Id, request: Request, engine: EngineDep, principal: UserDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """缴纳或补足保证金（店主）· post or top up the deposit from available points (owner)."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
@@ -205,14 +215,19 @@ def deposit(
 
 
 @router.put("/merchants/{merchant_id}/rate", response_model=RateOut)
-def set_rate(merchant_id: int, body: RateIn, engine: EngineDep, principal: UserDep) -> object:
+def set_rate(merchant_id: Id, body: RateIn, engine: EngineDep, principal: UserDep) -> object:
     """修改让利比例（须在规则上下限内）· change the concession rate within the rulebook's bounds."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(members.set_rate(engine, merchant_id, body.concession_rate))
 
 
-@router.post("/merchants/{merchant_id}/staff", status_code=status.HTTP_201_CREATED, response_model=StaffOut)
-def add_staff(merchant_id: int, body: StaffIn, engine: EngineDep, principal: UserDep) -> object:
+@router.post(
+    "/merchants/{merchant_id}/staff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StaffOut,
+    responses=problems({409: "the consumer is already staff here"}),
+)
+def add_staff(merchant_id: Id, body: StaffIn, engine: EngineDep, principal: UserDep) -> object:
     """添加店员（按手机号）· add a staff member by phone (owner)."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     consumer_id = queries.consumer_id_by_phone(engine, body.phone)
@@ -221,7 +236,7 @@ def add_staff(merchant_id: int, body: StaffIn, engine: EngineDep, principal: Use
 
 @router.post("/merchants/{merchant_id}/grants", response_model=GrantOut, responses=IDEMPOTENCY_RESPONSES)
 def grant(
-    merchant_id: int,
+    merchant_id: Id,
     body: GrantIn,
     request: Request,
     engine: EngineDep,
@@ -247,20 +262,20 @@ def grant(
 @router.post(
     "/merchants/{merchant_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreatedOut
 )
-def create_key(merchant_id: int, body: ApiKeyIn, engine: EngineDep, principal: UserDep) -> object:
+def create_key(merchant_id: Id, body: ApiKeyIn, engine: EngineDep, principal: UserDep) -> object:
     """创建收银机密钥（只显示一次）· create a POS key (shown once)."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(identity.create_api_key(engine, merchant_id, name=body.name, created_by=principal.user_id))
 
 
 @router.get("/merchants/{merchant_id}/api-keys", response_model=list[ApiKeyOut])
-def list_keys(merchant_id: int, engine: EngineDep, principal: UserDep) -> object:
+def list_keys(merchant_id: Id, engine: EngineDep, principal: UserDep) -> object:
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(identity.list_api_keys(engine, merchant_id))
 
 
 @router.delete("/merchants/{merchant_id}/api-keys/{key_id}", response_model=ApiKeyOut)
-def revoke_key(merchant_id: int, key_id: int, engine: EngineDep, principal: UserDep) -> object:
+def revoke_key(merchant_id: Id, key_id: Id, engine: EngineDep, principal: UserDep) -> object:
     """吊销收银机密钥 · revoke a POS key."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(identity.revoke_api_key(engine, merchant_id, key_id))

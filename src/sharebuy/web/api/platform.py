@@ -6,14 +6,21 @@ import time
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from sharebuy.kernel.clock import business_day
-from sharebuy.kernel.views import plain
 from sharebuy.members import queries as member_queries
 from sharebuy.rewards import platform_service, queries, settlement_service
-from sharebuy.web.api.common import IDEMPOTENCY_RESPONSES, IdempotencyKey, idempotent
+from sharebuy.web.api.common import (
+    IDEMPOTENCY_RESPONSES,
+    INVALID,
+    MAX_ID,
+    SIGNED_IN,
+    IdempotencyKey,
+    idempotent,
+    plain,
+)
 from sharebuy.web.api.schemas import (
     EconomyOut,
     RulesChangeIn,
@@ -25,7 +32,7 @@ from sharebuy.web.api.schemas import (
 from sharebuy.web.deps import AdminDep, EngineDep, OperatorDep, PrincipalDep
 from sharebuy.web.observability import SETTLEMENT_SECONDS, record_verify
 
-router = APIRouter(tags=["platform 平台"])
+router = APIRouter(tags=["platform 平台"], responses=INVALID)
 
 NOTICE_ZH = (
     "共享积分的价格由会员之间的交易决定，可能下跌；本平台不承诺任何收益，也不保证积分可以按任何价格售出。"
@@ -42,7 +49,7 @@ def rules(engine: EngineDep, on: Annotated[date | None, Query(alias="date")] = N
     return plain(platform_service.show_rules(engine, day=on))
 
 
-@router.post("/rules", responses=IDEMPOTENCY_RESPONSES)
+@router.post("/rules", status_code=status.HTTP_201_CREATED, responses={**SIGNED_IN, **IDEMPOTENCY_RESPONSES})
 def change_rules(
     body: RulesChangeIn, request: Request, engine: EngineDep, principal: AdminDep, key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -60,7 +67,7 @@ def change_rules(
     )
 
 
-@router.get("/settlements", response_model=list[SettlementOut])
+@router.get("/settlements", response_model=list[SettlementOut], responses=SIGNED_IN)
 def settlements(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -71,17 +78,17 @@ def settlements(
     return plain(queries.settlement_list(engine, before=before, limit=limit))
 
 
-@router.get("/settlements/{day}", response_model=SettlementOut)
+@router.get("/settlements/{day}", response_model=SettlementOut, responses=SIGNED_IN)
 def settlement(day: date, engine: EngineDep, principal: PrincipalDep) -> object:
     return plain(settlement_service.report(engine, day))
 
 
-@router.get("/settlements/{day}/lines", response_model=SettlementLinesPage)
+@router.get("/settlements/{day}/lines", response_model=SettlementLinesPage, responses=SIGNED_IN)
 def settlement_lines(
     day: date,
     engine: EngineDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> object:
     """每位持有人的释放明细：运营看全部，会员只看自己的 · per-holder lines; members see their own."""
@@ -92,7 +99,9 @@ def settlement_lines(
     return {"items": plain(items), "next_offset": offset + limit if len(items) == limit else None}
 
 
-@router.post("/settlements", response_model=list[SettlementOut], responses=IDEMPOTENCY_RESPONSES)
+@router.post(
+    "/settlements", response_model=list[SettlementOut], responses={**SIGNED_IN, **IDEMPOTENCY_RESPONSES}
+)
 def settle(
     body: SettleIn, request: Request, engine: EngineDep, principal: AdminDep, key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -109,7 +118,7 @@ def settle(
     return idempotent(request, engine, principal, key, body, effect, atomic=False)
 
 
-@router.get("/verify", response_model=VerifyOut)
+@router.get("/verify", response_model=VerifyOut, responses=SIGNED_IN)
 def verify(engine: EngineDep, principal: OperatorDep) -> object:
     """校验账本不变量（运营、审计）· check every ledger invariant (admin, auditor)."""
     report = platform_service.verify_platform(engine)

@@ -10,15 +10,23 @@ from fastapi.responses import JSONResponse
 
 from sharebuy.identity.service import Principal
 from sharebuy.kernel.errors import InvalidInput
-from sharebuy.kernel.views import plain
 from sharebuy.members import queries as member_queries
 from sharebuy.rewards import purchase_service, queries
-from sharebuy.web.api.common import IDEMPOTENCY_RESPONSES, IdempotencyKey, idempotent, next_before
+from sharebuy.web.api.common import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_RESPONSES,
+    Id,
+    IdempotencyKey,
+    IdQuery,
+    idempotent,
+    next_before,
+    plain,
+)
 from sharebuy.web.api.schemas import PurchaseIn, PurchaseOut, PurchasePage, RefundIn, RefundOut
 from sharebuy.web.deps import EngineDep, PrincipalDep, may_act_for_merchant, may_read_member
 from sharebuy.web.observability import PURCHASES, REFUNDS
 
-router = APIRouter(prefix="/purchases", tags=["purchases 消费"])
+router = APIRouter(prefix="/purchases", tags=["purchases 消费"], responses=ERROR_RESPONSES)
 
 
 def _merchant_of(principal: Principal, body: PurchaseIn) -> int:
@@ -79,11 +87,11 @@ def record(
 def purchase_list(
     engine: EngineDep,
     principal: PrincipalDep,
-    merchant_id: Annotated[int | None, Query(ge=1)] = None,
-    consumer_id: Annotated[int | None, Query(ge=1)] = None,
+    merchant_id: IdQuery = None,
+    consumer_id: IdQuery = None,
     day_from: Annotated[date | None, Query(alias="from")] = None,
     day_to: Annotated[date | None, Query(alias="to")] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> object:
     """消费记录：消费者看自己的，商家看本店的，运营看全部 · purchases you may see, newest first."""
@@ -115,7 +123,7 @@ def _may_read_purchase(principal: Principal, found: dict[str, Any]) -> None:
 
 
 @router.get("/{purchase_id}", response_model=PurchaseOut)
-def purchase(purchase_id: int, engine: EngineDep, principal: PrincipalDep) -> object:
+def purchase(purchase_id: Id, engine: EngineDep, principal: PrincipalDep) -> object:
     found = queries.purchase(engine, purchase_id)
     _may_read_purchase(principal, found)
     return plain(found)
@@ -123,7 +131,7 @@ def purchase(purchase_id: int, engine: EngineDep, principal: PrincipalDep) -> ob
 
 @router.post("/{purchase_id}/refund", response_model=RefundOut, responses=IDEMPOTENCY_RESPONSES)
 def refund(
-    purchase_id: int,
+    purchase_id: Id,
     request: Request,
     engine: EngineDep,
     principal: PrincipalDep,

@@ -6,11 +6,13 @@ Amounts travel as decimal strings at full precision ("25.0000" points, "4975.00"
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import date as Day  # `date` is also a field name below
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from sharebuy.kernel.clock import BUSINESS_TZ
 
 CnyText = Annotated[str, StringConstraints(pattern=r"^\d{1,10}(\.\d{1,2})?$"), Field(examples=["88.00"])]
 PointsText = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$"), Field(examples=["600"])]
@@ -20,10 +22,50 @@ Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), Field(examples=["correct horse 42"])
 ]
 Name = Annotated[str, StringConstraints(max_length=100)]
+BodyId = Annotated[int, Field(ge=1, le=2**63 - 1)]  # ids are 64-bit on both databases
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _till_moment(value: datetime) -> datetime:
+    """When a sale or a refund happened, by the till's clock.  Without an offset it is business
+    time (Asia/Shanghai), as everywhere in sharebuy, so that it is stored as the same instant its
+    business day is counted from; it cannot be in the future (a few minutes of skew aside)."""
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=BUSINESS_TZ)
+    try:
+        moment.astimezone(BUSINESS_TZ)
+        future = moment > datetime.now(UTC) + CLOCK_SKEW
+    except OverflowError:  # e.g. 9999-12-31T23:59:59Z has no business day
+        raise ValueError("the moment is out of range") from None
+    if future:
+        raise ValueError("the moment is in the future")
+    return moment
+
+
+TillMoment = Annotated[datetime, AfterValidator(_till_moment)]
+
+
+def _refuse_nul(value: object) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain the character U+0000")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a protected field sent by a client is an error, not ignored
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """PostgreSQL cannot store U+0000 in text: refuse it here (422), not in the driver (500)."""
+        _refuse_nul(value)
+        return value
 
 
 # -- identity ---------------------------------------------------------------------------------
@@ -225,15 +267,21 @@ class GrantOut(BaseModel):
 
 
 class PurchaseIn(Body):
-    merchant_id: int | None = Field(default=None, description="required for staff; implied by a POS key")
-    consumer_id: int | None = Field(default=None, description="the consumer's id, or give `consumer_phone`")
+    merchant_id: BodyId | None = Field(default=None, description="required for staff; implied by a POS key")
+    consumer_id: BodyId | None = Field(
+        default=None, description="the consumer's id, or give `consumer_phone`"
+    )
     consumer_phone: Phone | None = None
     amount: CnyText
-    at: datetime | None = Field(default=None, description="when the sale happened (default: now)")
+    at: TillMoment | None = Field(
+        default=None, description="when the sale happened (default: now); without an offset, Beijing time"
+    )
 
 
 class RefundIn(Body):
-    at: datetime | None = None
+    at: TillMoment | None = Field(
+        default=None, description="when (default: now); without an offset, Beijing time"
+    )
 
 
 class PurchaseOut(BaseModel):
@@ -276,9 +324,17 @@ class RefundOut(BaseModel):
 
 # -- rules, settlements, platform --------------------------------------------------------------
 
+RuleKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+# A plain decimal ("600", "0.05"; no exponent, which could overflow) or a word ("on", "burn").
+RuleValue = Annotated[
+    str, StringConstraints(pattern=r"^-?(\d{1,20}(\.\d{1,12})?|\.\d{1,12})$|^[a-z_]{1,16}$")
+]
+
 
 class RulesChangeIn(Body):
-    changes: dict[str, str] = Field(examples=[{"daily_airdrop": "600", "concession_rate_min": "0.05"}])
+    changes: dict[RuleKey, RuleValue] = Field(
+        examples=[{"daily_airdrop": "600", "concession_rate_min": "0.05"}]
+    )
     effective_from: date
     note: Annotated[str, StringConstraints(max_length=500)] = ""
 

@@ -13,11 +13,13 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from sharebuy.events import service as events
-from sharebuy.kernel.views import plain
+from sharebuy.web.api.common import ERROR_RESPONSES, Id, IdQuery, plain
 from sharebuy.web.api.schemas import Body
 from sharebuy.web.deps import EngineDep, UserDep, may_act_for_merchant
 
-router = APIRouter(prefix="/merchants/{merchant_id}/webhooks", tags=["webhooks 回调"])
+router = APIRouter(
+    prefix="/merchants/{merchant_id}/webhooks", tags=["webhooks 回调"], responses=ERROR_RESPONSES
+)
 
 
 class EndpointIn(Body):
@@ -66,7 +68,7 @@ class DeliveryOut(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EndpointCreatedOut)
-def create(merchant_id: int, body: EndpointIn, engine: EngineDep, principal: UserDep) -> object:
+def create(merchant_id: Id, body: EndpointIn, engine: EngineDep, principal: UserDep) -> object:
     """登记回调地址（签名密钥只显示一次）· register an endpoint; its signing secret is shown once."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     topics = "*" if body.topics == ["*"] else body.topics
@@ -74,20 +76,20 @@ def create(merchant_id: int, body: EndpointIn, engine: EngineDep, principal: Use
 
 
 @router.get("", response_model=list[EndpointOut])
-def endpoints(merchant_id: int, engine: EngineDep, principal: UserDep) -> object:
+def endpoints(merchant_id: Id, engine: EngineDep, principal: UserDep) -> object:
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(events.list_endpoints(engine, merchant_id))
 
 
 @router.delete("/{endpoint_id}", response_model=EndpointOut)
-def disable(merchant_id: int, endpoint_id: int, engine: EngineDep, principal: UserDep) -> object:
+def disable(merchant_id: Id, endpoint_id: Id, engine: EngineDep, principal: UserDep) -> object:
     """停用回调地址 · disable an endpoint."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(events.disable_endpoint(engine, merchant_id, endpoint_id))
 
 
 @router.post("/{endpoint_id}/secret", response_model=SecretOut)
-def rotate(merchant_id: int, endpoint_id: int, engine: EngineDep, principal: UserDep) -> object:
+def rotate(merchant_id: Id, endpoint_id: Id, engine: EngineDep, principal: UserDep) -> object:
     """更换签名密钥（只显示一次）· rotate the signing secret (shown once)."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
     return plain(events.rotate_secret(engine, merchant_id, endpoint_id))
@@ -95,11 +97,11 @@ def rotate(merchant_id: int, endpoint_id: int, engine: EngineDep, principal: Use
 
 @router.get("/deliveries", response_model=list[DeliveryOut])
 def delivery_log(
-    merchant_id: int,
+    merchant_id: Id,
     engine: EngineDep,
     principal: UserDep,
-    endpoint_id: Annotated[int | None, Query(ge=1)] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    endpoint_id: IdQuery = None,
+    before: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> object:
     """投递记录 · the delivery log, newest first."""
