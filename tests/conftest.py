@@ -52,12 +52,14 @@ def _worker_database(url: str, worker: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_engine(worker_id: str) -> Iterator[Engine]:
+def pg_engine() -> Iterator[Engine]:
     if not PG_URL:
         if REQUIRE_PG:
             pytest.fail("SHAREBUY_TEST_POSTGRES_URL is not set but SHAREBUY_REQUIRE_POSTGRES=1")
         pytest.skip("SHAREBUY_TEST_POSTGRES_URL is not set")
-    engine = make_engine(_worker_database(PG_URL, worker_id))
+    # Not the `worker_id` fixture: it exists only while xdist is loaded (`-p no:xdist` drops it).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "master")
+    engine = make_engine(_worker_database(PG_URL, worker))
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))

@@ -53,7 +53,7 @@ CHECKS = [
     response_headers_conformance,
     ignored_auth,  # a 2xx with credentials: the same request without them, or with bad ones, is a 401
 ]
-STATEFUL_EXAMPLES = int(os.environ.get("SHAREBUY_SCHEMA_SCENARIOS", "20"))
+STATEFUL_EXAMPLES = int(os.environ.get("SHAREBUY_SCHEMA_SCENARIOS", "50"))
 STATEFUL_CHECKS = [*CHECKS, use_after_free, ensure_resource_availability]
 # A POS key, an operator, and a consumer who owns merchant X.  The order matters: the owner
 # may revoke keys, so the POS key goes first.
