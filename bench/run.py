@@ -3,7 +3,7 @@
     python -m bench.run [--quick] [--only NAME ...] [--pg-url URL]
 
 NAME is one of: purchases, purchases-sqlite, purchases-pg, http, pgbench, settlement,
-settlement-sqlite, settlement-pg, simulator.  The PostgreSQL server is --pg-url, else
+settlement-sqlite, settlement-pg, market, simulator.  The PostgreSQL server is --pg-url, else
 SHAREBUY_BENCH_POSTGRES_URL, else SHAREBUY_TEST_POSTGRES_URL; without one the PostgreSQL rows are
 skipped.  Only the server of that URL is used: the benchmarks create and drop their own
 databases (sharebuy_bench, sharebuy_pgbench) through the `postgres` database.
@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import http_purchases, pgbench, purchases, settlement, simulator
+from bench import http_purchases, market, pgbench, purchases, settlement, simulator
 from bench.common import RESULTS_DIR, Result, machine
 
 NAMES = {
@@ -36,6 +36,7 @@ NAMES = {
     "settlement": ("settlement-sqlite", "settlement-pg"),
     "settlement-sqlite": ("settlement-sqlite",),
     "settlement-pg": ("settlement-pg",),
+    "market": ("market",),
     "simulator": ("simulator",),
 }
 RATIO_TARGET = 0.5
@@ -60,6 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--workers", type=_ints, default=[1, 4], help="PostgreSQL purchase processes (default 1,4)"
     )
+    p.add_argument(
+        "--listings", type=_ints, help="open listings for the quick-buy latency (default 100k; quick 10k)"
+    )
     p.add_argument("--sizes", type=_ints, help="settlement holder counts (default 10k,100k,1M; quick 10k)")
     p.add_argument(
         "--verify-up-to",
@@ -72,10 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.duration is None:
         args.duration = 3.0 if args.quick else 10.0
     args.warmup = 0.5 if args.quick else 2.0
+    if args.listings is None:
+        args.listings = [10_000] if args.quick else [100_000]
     if args.sizes is None:
         args.sizes = [10_000] if args.quick else [10_000, 100_000, 1_000_000]
     selected: list[str] = []
-    for name in args.only or ["purchases", "http", "pgbench", "settlement"]:
+    for name in args.only or ["purchases", "http", "pgbench", "settlement", "market"]:
         selected += [n for n in NAMES[name] if n not in selected]
     args.selected = selected
     return args
@@ -84,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
-    if unit in ("purchases/s", "tps"):
+    if unit in ("purchases/s", "tps", "trades/s"):
         return f"{value:,.1f} {unit}"
     if unit == "s":
         return f"{value:,.2f} s"
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     http_rows: list[Result] = []
     pgb: list[Result] = []
     for name in args.selected:
-        if (name.endswith("-pg") or name in ("pgbench", "http")) and not pg_ok:
+        if (name.endswith("-pg") or name in ("pgbench", "http", "market")) and not pg_ok:
             continue
         if name == "purchases-sqlite":
             attempt(
@@ -208,6 +214,20 @@ def main(argv: list[str] | None = None) -> int:
             scaling = settlement.scaling_row("postgresql", rows)
             if scaling:
                 results.append(scaling)
+        elif name == "market":
+            attempt(
+                f"market on PostgreSQL: trades/s ({', '.join(map(str, args.workers))} processes), "
+                f"quick buy over {args.listings[0]:,} listings",
+                lambda: market.run_postgres(
+                    args.pg_url,
+                    args.workers,
+                    args.warmup,
+                    args.duration,
+                    args.listings[0],
+                    40 if args.quick else 200,
+                ),
+                Result("market", "postgresql", "", None, "trades/s"),
+            )
         elif name == "simulator":
             attempt(
                 "economy simulator: against radCAD 0.14, and at 1M consumers × 365 days",
@@ -272,6 +292,7 @@ def _write(
             "warmup_s": args.warmup,
             "pg_workers": args.workers,
             "settlement_sizes": args.sizes,
+            "market_listings": args.listings,
             "verify_up_to": args.verify_up_to,
             "pg_server": _redact(args.pg_url),
         },
