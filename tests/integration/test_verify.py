@@ -89,3 +89,66 @@ def test_changed_hash_is_named(engine: Engine, column: str) -> None:
     _tamper(engine, f"UPDATE journal_entries SET {column} = :h WHERE id = :e", h="f" * 64, e=entry)
     report = _run(engine)
     assert report["first_bad_entry"] == entry
+
+
+# -- any single row of the journal or the postings, changed by hand, is named -----------------
+
+ENTRY_EDITS: dict[str, object] = {
+    "kind": "grant",
+    "business_day": LATER.date(),
+    "reference": "edited",
+    "reason": "edited",
+    "actor": "intruder",
+    "idempotency_key": "edited-key",
+    "rule_version": 99,
+    "created_at": LATER,
+    "seq": 10**9,
+}
+
+
+def _middle_entry(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(entries).order_by(entries.c.id)).mappings().all()
+    return dict(rows[len(rows) // 2])
+
+
+@pytest.mark.parametrize("column", [*ENTRY_EDITS, "reverses_id"])
+def test_any_changed_entry_field_is_named(engine: Engine, column: str) -> None:
+    _populated(engine)
+    row = _middle_entry(engine)
+    value = ENTRY_EDITS.get(column, 1)  # reverses_id: point it at the first entry
+    assert row[column] != value
+    with engine.begin() as conn:
+        conn.execute(entries.update().where(entries.c.id == row["id"]).values({column: value}))
+    report = _run(engine)
+    assert not report["ok"]
+    assert report["first_bad_entry"] == row["id"], report
+
+
+POSTING_EDITS = {
+    "amount": "UPDATE postings SET amount = amount * 2 WHERE id = :p",
+    "asset": "UPDATE postings SET asset = CASE WHEN asset = 'PT' THEN 'SV' ELSE 'PT' END WHERE id = :p",
+    "account_id": "UPDATE postings SET account_id = (SELECT min(id) FROM ledger_accounts "
+    "WHERE id <> :a AND asset = (SELECT asset FROM postings WHERE id = :p)) WHERE id = :p",
+    "entry_id": "UPDATE postings SET entry_id = :other WHERE id = :p",
+    "deleted": "DELETE FROM postings WHERE id = :p",
+    "added": "INSERT INTO postings (entry_id, account_id, asset, amount) "
+    "SELECT entry_id, account_id, asset, 1 FROM postings WHERE id = :p",
+}
+
+
+@pytest.mark.parametrize("edit", POSTING_EDITS)
+def test_any_changed_posting_is_named(engine: Engine, edit: str) -> None:
+    _populated(engine)
+    entry = _middle_entry(engine)
+    with engine.connect() as conn:
+        posting, account = conn.execute(
+            text("SELECT id, account_id FROM postings WHERE entry_id = :e ORDER BY id LIMIT 1"),
+            {"e": entry["id"]},
+        ).one()
+        last = int(conn.execute(text("SELECT max(id) FROM journal_entries")).scalar_one())
+    _tamper(engine, POSTING_EDITS[edit], p=posting, a=account, other=last)
+    report = _run(engine)
+    assert not report["ok"]
+    # a posting moved to a later entry spoils both; the earlier one is named first
+    assert report["first_bad_entry"] == entry["id"], report

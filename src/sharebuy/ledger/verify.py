@@ -239,7 +239,15 @@ def _chain(conn: Connection, report: Report) -> Check:
     for row, legs in _sealedentries(conn):
         seq = int(row["seq"])
         if seq != expected_seq:
-            check.fail(f"chain position {expected_seq} is missing (found {seq})", int(row["id"]))
+            # The entry that belongs here is the one linked to the previous hash: name it, not
+            # merely the next one in position order, when its position was what changed.
+            moved = conn.execute(
+                select(entries.c.id)
+                .where(entries.c.prev_hash == prev, entries.c.seq != expected_seq)
+                .limit(1)
+            ).scalar()
+            culprit = int(moved) if moved is not None and int(moved) != int(row["id"]) else int(row["id"])
+            check.fail(f"chain position {expected_seq} is missing (found {seq}; entry {culprit})", culprit)
             break
         digest = domain.chain_hash(prev, domain.canonical_entry(row, legs))
         if row["prev_hash"] != prev or row["hash"] != digest:
