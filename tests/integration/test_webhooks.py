@@ -491,3 +491,45 @@ def test_the_delivery_log_pages_newest_first(engine: Engine) -> None:
     assert [r["id"] for r in page + rest] == [r["id"] for r in log]
     with pytest.raises(InvalidInput):
         service.deliveries(engine, world.merchant, limit=0)
+
+
+# -- in production a delivery never reaches the platform's own network -------------------------
+
+
+@pytest.mark.parametrize(
+    ("addresses", "sent"),
+    [
+        (["127.0.0.1"], False),
+        (["169.254.169.254"], False),  # cloud metadata
+        (["10.1.2.3"], False),
+        (["::1"], False),
+        (["fe80::1%eth0"], False),
+        (["93.184.215.14", "192.168.0.9"], False),  # one internal address is enough to refuse
+        (["93.184.215.14"], True),
+    ],
+)
+def test_a_name_that_resolves_inside_is_not_sent_in_production(
+    monkeypatch: pytest.MonkeyPatch, addresses: list[str], sent: bool
+) -> None:
+    production = Settings(environment="production", secret_key=SecretStr("p" * 40))
+    monkeypatch.setattr(service, "get_settings", lambda: production)
+    monkeypatch.setattr(
+        service.socket, "getaddrinfo", lambda host, port, **kw: [(0, 0, 0, "", (a, port)) for a in addresses]
+    )
+    posted: list[str] = []
+
+    class Answer:
+        status_code = 204
+
+    def fake_post(url: str, **kwargs: Any) -> Answer:
+        posted.append(url)
+        return Answer()
+
+    monkeypatch.setattr(service.httpx, "post", fake_post)
+    if sent:
+        assert service.post_json("https://hooks.example.cn/x", {}, b"{}") == 204
+        assert posted == ["https://hooks.example.cn/x"]
+    else:
+        with pytest.raises(service.InternalAddress):
+            service.post_json("https://hooks.example.cn/x", {}, b"{}")
+        assert posted == []

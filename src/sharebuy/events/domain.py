@@ -125,8 +125,15 @@ def _internal_host(host: str) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False  # a name: resolved when sending, not here
+        return False  # a name: its addresses are checked when sending (internal_addresses)
     return not address.is_global
+
+
+def internal_addresses(addresses: Iterable[str]) -> list[str]:
+    """The addresses a webhook must not reach: loopback, private, link-local (cloud metadata),
+    reserved.  A name is checked when each delivery is sent, since it can be pointed anywhere
+    after the endpoint was registered."""
+    return [a for a in addresses if not ipaddress.ip_address(a.split("%", 1)[0]).is_global]
 
 
 def _bad_url(shown: str, reason_zh: str) -> InvalidInput:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine
@@ -301,12 +303,30 @@ def _record(
 # -- the default sender ------------------------------------------------------------------------
 
 
+class InternalAddress(Exception):
+    """A webhook's host resolves to the platform's own network: not sent (recorded, retried)."""
+
+
+def _refuse_internal(url: str) -> None:
+    """Every address the host resolves to must be public.  The HTTP client resolves the name
+    again when it connects, so a name that changes its answer within that moment is not caught:
+    a network egress rule is the complete defence, this check the one the platform can make."""
+    host = urlsplit(url).hostname or ""
+    port = urlsplit(url).port or 443
+    found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    internal = domain.internal_addresses(found)
+    if internal:
+        raise InternalAddress(f"{host} resolves to an internal address ({', '.join(sorted(internal))})")
+
+
 def post_json(url: str, headers: Mapping[str, str], body: bytes) -> int:
     """POST `body` and return the status code; raises on a network error or a 5 s timeout.
 
     Redirects are not followed: a 3xx is an answer other than 2xx, retried like any other, since
     the endpoint's URL is the one the merchant registered.
     """
+    if get_settings().environment == "production":
+        _refuse_internal(url)
     response = httpx.post(
         url,
         content=body,
