@@ -313,7 +313,7 @@ def _refuse_internal(url: str) -> None:
     a network egress rule is the complete defence, this check the one the platform can make."""
     host = urlsplit(url).hostname or ""
     port = urlsplit(url).port or 443
-    found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
     internal = domain.internal_addresses(found)
     if internal:
         raise InternalAddress(f"{host} resolves to an internal address ({', '.join(sorted(internal))})")
