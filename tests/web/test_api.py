@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -38,6 +39,30 @@ def test_unauthenticated_is_401_with_challenge(app_client: TestClient) -> None:
     assert answer.json()["code"] == "not_signed_in"
     forged = app_client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not.a.token"})
     assert forged.status_code == 401
+
+
+def test_oversized_bodies_are_refused_unread(app_client: TestClient) -> None:
+    """413 as a problem, whether the size is declared or only found while reading; nothing
+    is registered by a refused request."""
+    big = {"phone": "13900000001", "password": "p" * 12, "name": "x" * 300_000}
+    declared = app_client.post("/api/v1/auth/register", json=big, headers={"Accept-Language": "en"})
+    assert declared.status_code == 413
+    assert declared.headers["content-type"].startswith("application/problem+json")
+    assert declared.json()["code"] == "payload_too_large"
+    assert declared.json()["detail"] == "the request body is too large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"phone": "13900000001", "password": "pppppppppppp", "name": "'
+        for _ in range(40):
+            yield b"y" * 10_000
+        yield b'"}'
+
+    streamed = app_client.post(
+        "/api/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    small = app_client.post("/api/v1/auth/token", json={"login": "13900000001", "password": "p" * 12})
+    assert small.status_code == 401  # the refused registrations created nobody
 
 
 def test_register_sign_in_refresh_and_me(town: Town) -> None:

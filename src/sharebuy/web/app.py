@@ -20,6 +20,7 @@ from sharebuy.market import service as market_service
 from sharebuy.settings import Settings, get_settings
 from sharebuy.web import pages, problems
 from sharebuy.web.api import auth, market, members, platform, purchases, webhooks
+from sharebuy.web.bodylimit import BodyLimit
 from sharebuy.web.observability import RequestContext, configure_logging, metrics_payload
 from sharebuy.web.ratelimit import SlidingWindow
 from sharebuy.web.scheduler import Scheduler
@@ -75,6 +76,7 @@ def create_app(
     app.state.settings = settings
     app.state.sign_in_window = SlidingWindow(settings.sign_in_rate_per_minute)
     problems.install(app)
+    app.add_middleware(BodyLimit)
     app.add_middleware(RequestContext, hsts=settings.environment == "production")
     for router in (
         auth.router,
