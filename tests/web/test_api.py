@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -228,3 +229,53 @@ def test_health_ready_metrics(app_client: TestClient, town: Town) -> None:
     metrics = app_client.get("/metrics").text
     assert "sharebuy_http_requests_total" in metrics and "sharebuy_purchases_total" in metrics
     assert app_client.get("/healthz").headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_secret_reaches_the_logs(town: Town) -> None:
+    """Passwords, tokens, POS keys, webhook secrets and CSRF tokens pass through requests and
+    answers; none of them may appear in what the server logs, errors included."""
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record) + " " + repr(record.__dict__))
+
+    keeper = Keep(level=logging.DEBUG)
+    logger = logging.getLogger("sharebuy")
+    logger.addHandler(keeper)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        signed = town.client.post("/api/v1/auth/token", json={"login": "13800000000", "password": PASSWORD})
+        tokens = signed.json()
+        session = town.client.post("/api/v1/auth/session", json={"login": "admin", "password": PASSWORD})
+        wrong = town.client.post(
+            "/api/v1/auth/token", json={"login": "admin", "password": "Wrong-" + PASSWORD}
+        )
+        key = town.call("O", "POST", f"/merchants/{town.merchants['X']}/api-keys", json={"name": "spare"})
+        hook = town.call(
+            "O",
+            "POST",
+            f"/merchants/{town.merchants['X']}/webhooks",
+            json={"url": "https://pos.example.cn/hook", "topics": ["*"]},
+        )
+        town.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        town.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}x"})
+    finally:
+        logger.removeHandler(keeper)
+        logger.setLevel(old_level)
+    assert signed.status_code == 200 and session.status_code == 200 and wrong.status_code == 401
+    assert key.status_code == 201 and hook.status_code == 201
+    secrets = [
+        PASSWORD,
+        tokens["access_token"],
+        tokens["refresh_token"],
+        session.json()["csrf_token"],
+        key.json()["key"],
+        hook.json()["secret"],
+        *[c.split("=", 1)[1].split(";", 1)[0] for c in session.headers.get_list("set-cookie")],
+    ]
+    assert seen, "the server logged nothing: the check would prove nothing"
+    text = "\n".join(seen)
+    leaked = [s[:12] + "…" for s in secrets if s and s in text]
+    assert not leaked, leaked
