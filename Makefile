@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export SHAREBUY_DATABASE_URL ?= sqlite:///var/sharebuy.db
 
-.PHONY: install run test lint bench demo clean messages screenshots
+.PHONY: install run test lint bench demo clean messages screenshots audit
 
 $(UV):
 	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
@@ -34,6 +34,11 @@ lint: install
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy
+
+# Known vulnerabilities in the locked dependencies (needs PyPI's vulnerability data: see docs/security.md).
+audit: $(UV)
+	$(UV) export --locked --no-hashes --no-emit-project --quiet -o .tools/requirements.txt
+	$(UV) tool run pip-audit==2.9.0 -r .tools/requirements.txt --no-deps --disable-pip --progress-spinner off
 
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
