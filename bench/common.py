@@ -7,11 +7,14 @@ named by --pg-url.  Nothing here touches the database that URL itself names.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import platform
+import queue
 import re
 import sqlite3
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,3 +209,39 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 6
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     return done.stdout + done.stderr
+
+
+# -- worker processes ------------------------------------------------------------------------
+
+
+def run_workers(
+    target: Any, argument_sets: list[tuple[Any, ...]], seconds: float, what: str
+) -> list[dict[str, Any]]:
+    """Start one spawned process per argument set, all meeting at a barrier, and collect one
+    report each; `target(*args, barrier, out)` puts a dict on `out` (with "error" if it failed)."""
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(len(argument_sets)), ctx.Queue()
+    procs = [
+        ctx.Process(target=target, args=(*args, barrier, out), name=f"bench-{what}-{i}")
+        for i, args in enumerate(argument_sets)
+    ]
+    for p in procs:
+        p.start()
+    results: list[dict[str, Any]] = []
+    limit = time.monotonic() + seconds + 300
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(out.get(timeout=max(1.0, limit - time.monotonic())))
+            except queue.Empty:
+                raise RuntimeError(f"{what} workers did not report in time") from None
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=10)
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        raise RuntimeError(f"a {what} worker failed:\n" + errors[0])
+    return results

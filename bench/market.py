@@ -17,8 +17,6 @@ inconsistent is a failure.
 from __future__ import annotations
 
 import itertools
-import multiprocessing as mp
-import queue
 import statistics
 import time
 import traceback
@@ -29,7 +27,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from bench.common import BENCH_DB, Result, drop_database, migrated_engine, recreate_database
+from bench.common import BENCH_DB, Result, drop_database, migrated_engine, recreate_database, run_workers
 from bench.purchases import _percentile
 from sharebuy.db import bulk
 from sharebuy.db.engine import make_engine
@@ -170,30 +168,12 @@ def measure_trades(url: str, workers: int, warmup: float, duration: float) -> di
     platform_service.initialise(engine, start_day=START, overrides=RULES)
     pairs = trade_pairs(engine, workers, points=MAX_PER_WORKER * 2)
     engine.dispose()
-    ctx = mp.get_context("spawn")
-    barrier, out = ctx.Barrier(workers), ctx.Queue()
-    procs = [
-        ctx.Process(target=_trade_worker, args=(url, i, pair, warmup, duration, barrier, out))
-        for i, pair in enumerate(pairs)
-    ]
-    for p in procs:
-        p.start()
-    results: list[dict[str, Any]] = []
-    limit = time.monotonic() + warmup + duration + 300
-    try:
-        while len(results) < workers:
-            try:
-                results.append(out.get(timeout=max(1.0, limit - time.monotonic())))
-            except queue.Empty:
-                raise RuntimeError("trade workers did not report in time") from None
-    finally:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.terminate()
-    errors = [r["error"] for r in results if "error" in r]
-    if errors:
-        raise RuntimeError("a trade worker failed:\n" + errors[0])
+    results = run_workers(
+        _trade_worker,
+        [(url, i, pair, warmup, duration) for i, pair in enumerate(pairs)],
+        warmup + duration,
+        "trade",
+    )
     engine = make_engine(url)
     checked = _verified(engine)
     engine.dispose()

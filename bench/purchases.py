@@ -11,9 +11,7 @@ checks: a run that leaves the ledger inconsistent is a failure.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
 import statistics
 import tempfile
 import time
@@ -22,7 +20,7 @@ from datetime import date, datetime
 from datetime import time as dtime
 from typing import Any
 
-from bench.common import BENCH_DB, Result, drop_database, migrated_engine, recreate_database
+from bench.common import BENCH_DB, Result, drop_database, migrated_engine, recreate_database, run_workers
 from sharebuy.db.engine import make_engine
 from sharebuy.kernel.clock import BUSINESS_TZ
 from sharebuy.ledger import repository as ledger
@@ -132,36 +130,12 @@ def measure(url: str, workers: int, warmup: float, duration: float) -> dict[str,
     setup_s = time.perf_counter() - t0
     engine.dispose()
 
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(workers)
-    out = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(url, i, merchant, pool, warmup, duration, barrier, out),
-            name=f"bench-buyer-{i}",
-        )
-        for i, (merchant, pool) in enumerate(world)
-    ]
-    for p in procs:
-        p.start()
-    results = []
-    limit = time.monotonic() + warmup + duration + 300
-    try:
-        while len(results) < workers:
-            try:
-                results.append(out.get(timeout=max(1.0, limit - time.monotonic())))
-            except queue.Empty:
-                raise RuntimeError("purchase workers did not report in time") from None
-    finally:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=10)
-    errors = [r["error"] for r in results if "error" in r]
-    if errors:
-        raise RuntimeError("a purchase worker failed:\n" + errors[0])
+    results = run_workers(
+        _worker,
+        [(url, i, merchant, pool, warmup, duration) for i, (merchant, pool) in enumerate(world)],
+        warmup + duration,
+        "purchase",
+    )
 
     engine = make_engine(url)
     with engine.connect() as conn:

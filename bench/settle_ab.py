@@ -132,6 +132,19 @@ def fingerprint(url: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def _alter(url: str, statements: list[str]) -> None:
+    if not statements:
+        return
+    engine = make_engine(url)
+    try:
+        # autocommit: VACUUM (which rewrites a table under a new fillfactor) refuses a transaction
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.settle_ab")
     p.add_argument("--db", choices=("sqlite", "postgresql"), required=True)
@@ -147,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-calls", action="store_true", help="time the main bulk steps of each run")
     p.add_argument("--py-spy", default=None, help="record each run with this py-spy and summarise it")
     p.add_argument("--drop", action="store_true", help="drop the template and work copy, then exit")
+    p.add_argument(
+        "--alter",
+        action="append",
+        default=[],
+        metavar="SQL",
+        help="a statement run on each fresh copy before it settles (repeatable): a schema change, A/B",
+    )
     args = p.parse_args(argv)
     if args.db == "postgresql" and not args.pg_url:
         p.error("--pg-url is needed for postgresql")
@@ -167,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     for n in range(args.runs):
         url = fresh_copy(args.db, args.holders, args.pg_url)
+        _alter(url, args.alter)
         prefix = None
         folded = Path(tempfile.gettempdir()) / "sharebuy-ab" / f"{args.db}-{args.holders}-{n + 1}.folded"
         if args.py_spy:
