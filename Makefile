@@ -48,8 +48,8 @@ LOCALE := src/sharebuy/web/locale
 # The pages' catalogues: extract the messages, merge them into the 简体中文 .po (translate what
 # is new there), compile the .mo (checked in; a test keeps it in step with the .po).
 messages: install
-	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ -k _ --no-location --sort-output --omit-header -o $(LOCALE)/messages.pot .
-	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages -l zh_Hans_CN --no-location --no-fuzzy-matching
+	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ -k _ --no-location --sort-output --no-wrap --omit-header -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages -l zh_Hans_CN --no-fuzzy-matching --ignore-obsolete --no-wrap
 	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
 
 # README pictures of the three consoles, taken by the browser story on SQLite.
