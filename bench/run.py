@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.sizes is None:
         args.sizes = [10_000] if args.quick else [10_000, 100_000, 1_000_000]
     selected: list[str] = []
-    for name in args.only or ["purchases", "http", "pgbench", "settlement", "market"]:
+    for name in args.only or ["purchases", "http", "pgbench", "settlement", "market", "simulator"]:
         selected += [n for n in NAMES[name] if n not in selected]
     args.selected = selected
     return args

@@ -57,6 +57,10 @@ def parse_decimal(value: object, what: str = "amount") -> Decimal:
     return result
 
 
+# Storage is a signed 64-bit integer of units: amounts stay below 10**18 units.
+MAX_DIGITS = 18
+
+
 def _quantum(places: int) -> Decimal:
     return Decimal(1).scaleb(-places)
 
@@ -96,16 +100,32 @@ class Amount:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def parse(cls, value: object) -> Self:
-        """Exact input only: more decimals than the unit allows is an error, not a rounding."""
+        """Exact input only: more decimals than the unit allows is an error, not a rounding.
+
+        Done in integers, not in a decimal context: a context would round a long input to its
+        28 digits, flush 1e-999999999 to zero or trap on 1e999999999 instead of refusing them.
+        """
         dec = parse_decimal(value, cls.NAME)
-        scaled = dec.scaleb(cls.PLACES)
-        if scaled != scaled.to_integral_value():
+        if dec.is_zero():
+            return cls(0)
+        if dec.adjusted() >= MAX_DIGITS - cls.PLACES:
+            raise InvalidInput(
+                "amount_out_of_range",
+                f"{cls.NAME} 超出范围（最多 {MAX_DIGITS - cls.PLACES} 位整数）：{value}",
+                f"{cls.NAME} is out of range (at most {MAX_DIGITS - cls.PLACES} integer digits): {value}",
+            )
+        sign, digits, exponent = dec.as_tuple()
+        assert isinstance(exponent, int)  # finite: parse_decimal refused the rest
+        shift = exponent + cls.PLACES
+        if dec.adjusted() < -cls.PLACES or (shift < 0 and any(digits[shift:])):
             raise InvalidInput(
                 "too_many_decimals",
                 f"{cls.NAME} 最多 {cls.PLACES} 位小数：{value}",
                 f"{cls.NAME} takes at most {cls.PLACES} decimals: {value}",
             )
-        return cls(int(scaled))
+        kept = digits if shift >= 0 else digits[:shift]
+        units = int("".join(map(str, kept)) or "0") * 10 ** max(shift, 0)
+        return cls(-units if sign else units)
 
     @classmethod
     def from_decimal(cls, value: Decimal, rounding: str = "half_up") -> Self:

@@ -226,24 +226,24 @@ def parse_kinds(values: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(k for k in PAYMENT_KINDS if k in chosen)
 
 
-_BANK_CARD = re.compile(r"^\d{12,19}$")
-_ALIPAY = re.compile(r"^(1[3-9]\d{9}|[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,})$")
-_WECHAT = re.compile(r"^[A-Za-z][-_A-Za-z0-9]{5,19}$|^1[3-9]\d{9}$")
+_BANK_CARD = re.compile(r"^[0-9]{12,19}$")
+_ALIPAY = re.compile(r"^(1[3-9][0-9]{9}|[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,})$")
+_WECHAT = re.compile(r"^[A-Za-z][-_A-Za-z0-9]{5,19}$|^1[3-9][0-9]{9}$")
 
 
 def clean_account(kind: str, account_name: str, account_id: str, bank_name: str = "") -> tuple[str, str, str]:
     """Validate a payment method's details: the holder's name and the account number or id."""
     (kind,) = parse_kinds([kind])
     name = " ".join(str(account_name or "").split())
-    if not 1 <= len(name) <= 50:
+    if not 1 <= len(name) <= 50 or not name.isprintable():
         raise InvalidInput(
             "invalid_account_name",
-            "收款人姓名应为 1–50 个字符",
-            "the account holder's name takes 1–50 characters",
+            "收款人姓名应为 1–50 个可显示的字符",
+            "the account holder's name takes 1–50 printable characters",
         )
     ident = re.sub(r"\s", "", str(account_id or ""))
     pattern = {"bank": _BANK_CARD, "alipay": _ALIPAY, "wechat": _WECHAT}[kind]
-    if not pattern.match(ident):
+    if not pattern.match(ident) or not ident.isprintable():
         raise InvalidInput(
             "invalid_account_id",
             f"{KIND_ZH[kind]}账号格式不正确",
@@ -251,7 +251,7 @@ def clean_account(kind: str, account_name: str, account_id: str, bank_name: str 
             "WeChat an id of 6–20 characters",
         )
     bank = " ".join(str(bank_name or "").split())
-    if kind == "bank" and not 1 <= len(bank) <= 50:
+    if kind == "bank" and not (1 <= len(bank) <= 50 and bank.isprintable()):
         raise InvalidInput("bank_name_required", "请填写开户银行", "name the bank of the card")
     return name, ident, bank if kind == "bank" else ""
 

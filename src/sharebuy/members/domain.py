@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -37,12 +38,21 @@ def require_transition(current: str, target: str) -> None:
         )
 
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def fold_width(text: object) -> str:
+    """Full-width digits and signs, as a Chinese input method types them, read as ASCII.
+
+    Digits of other scripts stay as they are, so the ASCII-only patterns below refuse them
+    instead of storing a number nobody can search for.
+    """
+    return unicodedata.normalize("NFKC", str(text))
 
 
 def normalise_phone(text: str) -> str:
     """Mainland mobile numbers: 11 digits starting 13–19, with an optional +86 prefix."""
-    digits = re.sub(r"[\s\-()]", "", str(text))
+    digits = re.sub(r"[\s\-()]", "", fold_width(text))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
@@ -98,8 +108,8 @@ _PROVINCES = frozenset(
 
 
 def validate_region(code: str) -> str:
-    text = str(code).strip()
-    if not re.fullmatch(r"\d{6}", text) or int(text[:2]) not in _PROVINCES:
+    text = fold_width(code).strip()
+    if not re.fullmatch(r"[0-9]{6}", text) or int(text[:2]) not in _PROVINCES:
         raise InvalidInput(
             "invalid_region",
             f"地区代码应为 6 位 GB/T 2260 行政区划代码：{code}",
@@ -145,6 +155,14 @@ def clean_name(text: str, what_zh: str, what_en: str, *, required: bool = True) 
         raise InvalidInput(
             "name_too_long", f"{what_zh}最多 100 个字符", f"{what_en} is at most 100 characters"
         )
+    # Names are shown to others: control and format characters (a right-to-left override, say)
+    # could disguise one name as another.
+    if not value.isprintable():
+        raise InvalidInput(
+            "name_not_printable",
+            f"{what_zh}含有不可显示的字符",
+            f"{what_en} contains characters that cannot be displayed",
+        )
     return value
 
 
@@ -160,13 +178,13 @@ def id_check_character(first17: str) -> str:
 
 def validate_id_number(text: str, today: date | None = None) -> str:
     """An 18-character resident identity number, upper-cased: region, birth date and checksum."""
-    number = str(text or "").strip().upper()
+    number = fold_width(text or "").strip().upper()
     invalid = InvalidInput(
         "invalid_id_number",
         "身份证号码不正确（应为 18 位，校验位须符合 GB 11643）",
         "not a valid 18-character resident identity number (GB 11643 checksum)",
     )
-    if not re.fullmatch(r"\d{17}[\dX]", number) or int(number[:2]) not in _PROVINCES:
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number) or int(number[:2]) not in _PROVINCES:
         raise invalid
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

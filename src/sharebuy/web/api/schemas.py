@@ -14,9 +14,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from sharebuy.kernel.clock import BUSINESS_TZ
 
-CnyText = Annotated[str, StringConstraints(pattern=r"^\d{1,10}(\.\d{1,2})?$"), Field(examples=["88.00"])]
-PointsText = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$"), Field(examples=["600"])]
-RateText = Annotated[str, StringConstraints(pattern=r"^0?\.\d{1,4}$|^[01]$"), Field(examples=["0.10"])]
+CnyText = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{1,10}(\.[0-9]{1,2})?$"), Field(examples=["88.00"])
+]
+PointsText = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$"), Field(examples=["600"])
+]
+RateText = Annotated[str, StringConstraints(pattern=r"^0?\.[0-9]{1,4}$|^[01]$"), Field(examples=["0.10"])]
 Phone = Annotated[str, StringConstraints(min_length=5, max_length=20), Field(examples=["13800000001"])]
 Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), Field(examples=["correct horse 42"])
@@ -80,7 +84,7 @@ class RegisterIn(Body):
 class SignInIn(Body):
     login: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(examples=["13800000001"])
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    totp_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    totp_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
 
 
 class RefreshIn(Body):
@@ -88,7 +92,7 @@ class RefreshIn(Body):
 
 
 class TotpCodeIn(Body):
-    code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(examples=["123456"])
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] = Field(examples=["123456"])
 
 
 class TokensOut(BaseModel):
@@ -185,7 +189,7 @@ class ConsumerOut(BaseModel):
 
 class MerchantApplyIn(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(examples=["莞带生活超市"])
-    region_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] = Field(examples=["441900"])
+    region_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] = Field(examples=["441900"])
     concession_rate: RateText = "0.10"
 
 
@@ -327,7 +331,7 @@ class RefundOut(BaseModel):
 RuleKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 # A plain decimal ("600", "0.05"; no exponent, which could overflow) or a word ("on", "burn").
 RuleValue = Annotated[
-    str, StringConstraints(pattern=r"^-?(\d{1,20}(\.\d{1,12})?|\.\d{1,12})$|^[a-z_]{1,16}$")
+    str, StringConstraints(pattern=r"^-?([0-9]{1,20}(\.[0-9]{1,12})?|\.[0-9]{1,12})$|^[a-z_]{1,16}$")
 ]
 
 

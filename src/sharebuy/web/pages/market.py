@@ -34,7 +34,7 @@ from sharebuy.web.pages.common import (
 
 router = APIRouter(prefix="/market", route_class=PageRoute, include_in_schema=False)
 
-AS = Query("", max_length=20, pattern=r"^\d*$", alias="as")
+AS = Query("", max_length=20, pattern=r"^[0-9]*$", alias="as")
 TRADE_LIMIT = 30
 QUANTITY_CODES = (
     "invalid_decimal",

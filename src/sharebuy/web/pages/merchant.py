@@ -66,7 +66,7 @@ APPLY_FIELDS = {
     "rate_out_of_range": "rate",
 }
 RATE_FIELDS = {k: "rate" for k in ("invalid_decimal", "too_many_decimals", "rate_out_of_bounds")}
-_CODE = re.compile(r"^(?:sharebuy:consumer:|[Cc])(\d{1,18})$")
+_CODE = re.compile(r"^(?:sharebuy:consumer:|[Cc])([0-9]{1,18})$")
 
 
 def parse_member_code(text: str) -> tuple[int | None, str | None]:

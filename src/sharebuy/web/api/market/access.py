@@ -18,7 +18,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID, description="id of the last item already seen")]
 TradeStatus = Literal["awaiting_payment", "paid", "disputed", "completed", "cancelled"]
-PriceQuery = Annotated[str | None, Query(pattern=r"^\d{1,5}(\.\d{1,4})?$")]
+PriceQuery = Annotated[str | None, Query(pattern=r"^[0-9]{1,5}(\.[0-9]{1,4})?$")]
 
 
 def acting(principal: Principal, merchant_id: int | None, *, owner_only: bool = False) -> int:

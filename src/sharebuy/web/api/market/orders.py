@@ -56,7 +56,7 @@ def listing_book(
     min_price: PriceQuery = None,
     max_price: PriceQuery = None,
     payment_kind: Annotated[Literal["alipay", "wechat", "bank"] | None, Query()] = None,
-    min_quantity: Annotated[str | None, Query(pattern=r"^\d{1,9}(\.\d{1,4})?$")] = None,
+    min_quantity: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}(\.[0-9]{1,4})?$")] = None,
     seller_id: IdQuery = None,
     offset: Offset = 0,
     limit: Limit = 50,

@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from sharebuy.web.api.common import MAX_ID
 from sharebuy.web.api.schemas import Body
 
-PointsText = Annotated[str, StringConstraints(pattern=r"^\d{1,9}(\.\d{1,4})?$"), Field(examples=["10"])]
-PriceText = Annotated[str, StringConstraints(pattern=r"^\d{1,5}(\.\d{1,4})?$"), Field(examples=["2.0000"])]
+PointsText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}(\.[0-9]{1,4})?$"), Field(examples=["10"])]
+PriceText = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{1,5}(\.[0-9]{1,4})?$"), Field(examples=["2.0000"])
+]
 Kind = Literal["alipay", "wechat", "bank"]
 Kinds = Annotated[list[Kind], Field(min_length=1, max_length=3, examples=[["alipay", "bank"]])]
 Text = Annotated[str, StringConstraints(max_length=1000)]
@@ -90,7 +92,7 @@ class SwitchIn(Body):
 
 class RealNameIn(Body):
     real_name: Annotated[str, StringConstraints(min_length=2, max_length=50)] = Field(examples=["张三"])
-    id_number: Annotated[str, StringConstraints(pattern=r"^\d{17}[\dXx]$")] = Field(
+    id_number: Annotated[str, StringConstraints(pattern=r"^[0-9]{17}[0-9Xx]$")] = Field(
         examples=["11010519491231002X"]
     )
 
