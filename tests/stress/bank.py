@@ -4,7 +4,8 @@ database are crashed and restarted under them.
 Each client thread picks operations at random (purchases with a shop's POS key, refunds, market
 listings, taking a listing, marking paid, confirming, cancelling, settling the next day) and
 records them in the history; the nemesis kills the server with SIGKILL or stops PostgreSQL with
-`pg_ctl stop -m immediate`, and starts it again, several times per run.
+`pg_ctl stop -m immediate`, and starts it again, several times per run; or it freezes the
+server (SIGSTOP) for longer than a client waits, so that requests given up on still happen.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.stress.world import World
 
 # How long an operation is still retried with its key after the run's end, while everything is up.
 GRACE_SECONDS = 60.0
+CLIENT_TIMEOUT = 5.0
 WEIGHTS = {
     "purchase": 30,
     "refund": 6,
@@ -123,7 +125,7 @@ class Run:
         rng = random.Random(self.seed * 1000 + number)
         kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
         transport = httpx.HTTPTransport(retries=0)
-        with httpx.Client(base_url=self.server.base, timeout=5.0, transport=transport) as client:
+        with httpx.Client(base_url=self.server.base, timeout=CLIENT_TIMEOUT, transport=transport) as client:
             count = 0
             # Bounded in time and in count: a client that runs too fast stops at its quota.
             while time.monotonic() < self.end and count < 20_000:
@@ -334,15 +336,19 @@ class Run:
         # between faults is short, and only the run's end stops the nemesis.
         target = max(4, int(self.seconds // 8))
         gap = min(5.0, self.seconds / (target + 1))
-        kinds = ["kill-server", "crash-database", "both"]
+        kinds = ["kill-server", "crash-database", "both", "pause-server"]
         n = 0
         while True:
             time.sleep(rng.uniform(0.5, 1.5) * gap)
             if time.monotonic() > self.end - 2 or n >= 3 * target:
                 break
-            kind = kinds[n % 3] if n < 3 else rng.choice(kinds)
+            kind = kinds[n] if n < len(kinds) else rng.choice(kinds)
             n += 1
             began = time.monotonic()
+            if kind == "pause-server":
+                self.server.pause(rng.uniform(1.2, 1.6) * CLIENT_TIMEOUT)
+                self.faults.append(Fault(kind, began - self.started, time.monotonic() - began))
+                continue
             if kind in ("crash-database", "both"):
                 self.cluster.crash()
             if kind in ("kill-server", "both"):

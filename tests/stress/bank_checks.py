@@ -33,7 +33,7 @@ def check(conn: Connection, world: World, history: History) -> list[str]:
     by_key = {r["key"]: r for r in records}
     problems += _ops_against_records(history, by_key)
     problems += _purchases(conn, world, history, records)
-    problems += _market(conn, world, records)
+    problems += _market(conn, world, history, records)
     problems += _settlements(conn, history)
     return problems
 
@@ -133,7 +133,7 @@ def _purchases(conn: Connection, world: World, history: History, records: list[d
     return problems
 
 
-def _market(conn: Connection, world: World, records: list[dict[str, Any]]) -> list[str]:
+def _market(conn: Connection, world: World, history: History, records: list[dict[str, Any]]) -> list[str]:
     problems = []
     created = Counter(
         int(r["body"]["id"])
@@ -156,13 +156,27 @@ def _market(conn: Connection, world: World, records: list[dict[str, Any]]) -> li
         for r in records
         if "/api/v1/market/trades/" in r["path"] and r["status_code"] == 200
     )
-    for trade_id, event in conn.execute(
-        select(trade_transitions.c.trade_id, trade_transitions.c.event).where(
-            trade_transitions.c.event.in_(list(steps))
+    happened = Counter(
+        (int(trade_id), str(event))
+        for trade_id, event in conn.execute(
+            select(trade_transitions.c.trade_id, trade_transitions.c.event).where(
+                trade_transitions.c.event.in_(list(steps))
+            )
         )
-    ):
-        if answered[(int(trade_id), steps[event])] < 1:
+    )
+    for (trade_id, event), times in happened.items():
+        if answered[(trade_id, steps[event])] < 1:
             problems.append(f"trade {trade_id} was {event} with no recorded answer")
+        if times > 1:
+            problems.append(f"trade {trade_id} was {event} {times} times")
+    events = {step: event for event, step in steps.items()}
+    for op in history.ops:
+        if (
+            op.kind in events
+            and op.outcome == "ok"
+            and not happened[(op.context["trade_id"], events[op.kind])]
+        ):
+            problems.append(f"acknowledged {op.kind} of trade {op.context['trade_id']} is not in its log")
     return problems
 
 

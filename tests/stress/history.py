@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 # Answers that say nothing about whether the effect happened: retry with the same key.
-_AMBIGUOUS_CODES = {"idempotency_in_progress"}
+# ("another settlement is running" is a "try again shortly" too: the first attempt still runs.)
+_AMBIGUOUS_CODES = {"idempotency_in_progress", "settlement_running"}
 
 
 @dataclass

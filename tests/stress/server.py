@@ -68,6 +68,17 @@ class AppServer:
         self.process.wait(timeout=30)
         self.process = None
 
+    def pause(self, seconds: float) -> None:
+        """SIGSTOP the whole server for longer than a client waits, then SIGCONT: requests the
+        clients gave up on are still carried out, and their retries meet them."""
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
     def wait_ready(self, timeout: float = 60) -> None:
         """Until /healthz answers (the database may be down on purpose: that is not our business)."""
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ wholly present or wholly absent, and no retried key took effect twice (tests/str
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -95,7 +96,9 @@ def test_bank_survives_crashes(
         "faults": [f"{f.kind}@{f.at:.1f}s/{f.down_seconds:.1f}s" for f in run.faults],
     }
     print(json.dumps(summary, ensure_ascii=False))
-    (tmp_path / "history.json").write_text(
+    # The whole history, for a failing run: STRESS_HISTORY names a file to keep it in.
+    kept = Path(os.environ.get("STRESS_HISTORY") or tmp_path / "history.json")
+    kept.write_text(
         json.dumps([op.__dict__ for op in run.history.ops], ensure_ascii=False, default=str, indent=1)
     )
     assert report.ok, report.as_dict()
