@@ -22,7 +22,7 @@ import httpx
 from tests.stress.cluster import PrivateCluster
 from tests.stress.history import History, Op, perform
 from tests.stress.server import AppServer
-from tests.stress.world import World
+from tests.stress.world import HISTORY_DAYS, World
 
 # How long an operation is still retried with its key after the run's end, while everything is up.
 GRACE_SECONDS = 60.0
@@ -77,7 +77,7 @@ class Run:
         self.history = History()
         self.shared = Shared(next_day=world.settled_through + timedelta(days=1))
         self.faults: list[Fault] = []
-        self.today = world.start + timedelta(days=60)
+        self.today = world.start + timedelta(days=HISTORY_DAYS)
         self._serial = 0
         self._serial_lock = threading.Lock()
         self.started = 0.0
