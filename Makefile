@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export SHAREBUY_DATABASE_URL ?= sqlite:///var/sharebuy.db
 
-.PHONY: install run test lint bench demo clean messages screenshots audit
+.PHONY: install run test lint bench demo clean messages screenshots audit stress
 
 $(UV):
 	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
@@ -28,7 +28,16 @@ run: install
 	$(BIN)/sharebuy serve --host 127.0.0.1 --port 8000
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not stress"
+	@# The crash-and-restart tests kill processes and a private PostgreSQL cluster: one at a time.
+	STRESS_SECONDS=45 $(BIN)/pytest -q -p no:xdist -m stress tests/stress
+
+# The stress tests for longer (about 10 minutes): three runs, each with a seed of its own
+# (printed; STRESS_SEED=n repeats one).
+stress: install
+	for run in 1 2 3; do \
+	  STRESS_SECONDS=90 STRESS_SETTLEMENT_KILLS=8 $(BIN)/pytest -q -s -p no:xdist -m stress tests/stress || exit 1; \
+	done
 
 lint: install
 	$(BIN)/ruff check src tests bench migrations

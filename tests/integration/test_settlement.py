@@ -100,6 +100,32 @@ def test_a_settlement_interrupted_half_way_releases_exactly_once(
     world.assert_verified()
 
 
+def test_a_crash_while_completing_a_day_leaves_it_to_be_completed_with_its_chain_head(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies as the day is being completed, after its last chunk: the day must not be
+    left completed without the chain head (I7), since a completed day is never taken up again."""
+    world = build(engine, consumers=3, grant="5000")
+    for consumer in world.consumers:
+        world.buy(consumer, "100")
+    seal = settlement_service.seal_pending
+
+    def crash_on_completion(engine: Engine, *, wait: bool = False) -> int:
+        if wait:
+            raise SystemExit("killed")
+        return seal(engine, wait=wait)
+
+    monkeypatch.setattr(settlement_service, "seal_pending", crash_on_completion)
+    with pytest.raises(SystemExit):
+        settlement_service.settle(engine, through=START, now=LATER)
+    monkeypatch.setattr(settlement_service, "seal_pending", seal)
+    world.assert_verified()
+    [done] = settlement_service.settle(engine, through=START, now=LATER)
+    assert done.status == "completed" and not done.replayed
+    assert done.journal_head_seq is not None and done.released == done.airdrop
+    world.assert_verified()
+
+
 def test_a_day_cannot_be_settled_before_it_ends(engine: Engine) -> None:
     build(engine)
     with pytest.raises(Refused) as caught:

@@ -549,11 +549,21 @@ def _aligned(rows: np.ndarray, member_ids: np.ndarray, kind: str) -> tuple[np.nd
 
 
 def _complete(engine: Engine, day: date) -> None:
+    # Seal first, then mark the day completed and record the chain head in one transaction: a
+    # crash between two separate commits would leave a completed day with no head (I7), and a
+    # completed day is never taken up again.
+    seal_pending(engine, wait=True)
     with UnitOfWork(engine) as uow:
+        seq, digest = ledger.head(uow.c)
         done = uow.c.execute(
             update(settlements)
             .where(settlements.c.business_day == day, settlements.c.status == "posting")
-            .values(status="completed", completed_at=datetime.now(UTC))
+            .values(
+                status="completed",
+                completed_at=datetime.now(UTC),
+                journal_head_seq=seq,
+                journal_head_hash=digest,
+            )
         )
         if done.rowcount:  # only the run that completes the day announces it
             header = _header(uow.c, day)
@@ -569,15 +579,6 @@ def _complete(engine: Engine, day: date) -> None:
                     "guide_price": Price(int(header["guide_price"])),
                 },
             )
-        uow.commit()
-    seal_pending(engine, wait=True)
-    with UnitOfWork(engine) as uow:
-        seq, digest = ledger.head(uow.c)
-        uow.c.execute(
-            update(settlements)
-            .where(settlements.c.business_day == day, settlements.c.journal_head_seq.is_(None))
-            .values(journal_head_seq=seq, journal_head_hash=digest)
-        )
         uow.commit()
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sharebuy.kernel.errors import SharebuyError, Unauthenticated
@@ -130,6 +131,41 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATEs of a connection lost or refused by a server shutting down or starting up.
+_GONE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _database_gone(error: DBAPIError) -> bool:
+    """The database could not be reached or dropped the connection: nothing about the request
+    itself is wrong, and whatever it wrote was rolled back or committed with its idempotency record."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate).startswith(_GONE_SQLSTATES)
+    # psycopg refuses to connect without a SQLSTATE; SQLite's busy database says "locked".
+    text = str(error.orig)
+    return error.__class__.__name__ == "OperationalError" and (
+        "connection" in text or "database is locked" in text
+    )
+
+
+def _database(request: Request, error: DBAPIError) -> JSONResponse:
+    """An outage of the database is 503 with Retry-After, not a 500: retrying is right, and with
+    the same Idempotency-Key safe."""
+    if not _database_gone(error):
+        return _unexpected(request, error)
+    log.warning("database unavailable", extra={"path": request.url.path, "error": str(error.orig)[:200]})
+    return problem(
+        request,
+        503,
+        "database_unavailable",
+        "数据库暂时不可用，请稍后用同一 Idempotency-Key 重试",
+        "the database is unavailable for the moment; retry shortly with the same Idempotency-Key",
+        headers={"Retry-After": "1"},
+    )
+
+
 def _document(app: FastAPI) -> None:
     """Put `Problem` into the OpenAPI components, for the routes' error responses to refer to."""
     generate = app.openapi
@@ -151,4 +187,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SharebuyError, from_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
