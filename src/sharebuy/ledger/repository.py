@@ -181,7 +181,13 @@ def post(
     conn.execute(
         _insert_posting,
         [
-            {"entry_id": entry_id, "account_id": leg.account_id, "asset": leg.asset, "amount": leg.amount}
+            {
+                "entry_id": entry_id,
+                "account_id": leg.account_id,
+                "asset": leg.asset,
+                "amount": leg.amount,
+                "business_day": business_day,
+            }
             for leg in merged
         ],
     )
@@ -349,7 +355,13 @@ def post_bulk(
     bulk.insert_columns(
         conn,
         "postings",
-        {"entry_id": int(entry_id), "account_id": account_ids, "asset": assets, "amount": amounts},
+        {
+            "entry_id": int(entry_id),
+            "account_id": account_ids,
+            "asset": assets,
+            "amount": amounts,
+            "business_day": business_day,
+        },
     )
     last = np.isin(account_ids, list(platform_ids))
     bulk.add_to_balances(conn, account_ids[~last], amounts[~last])
