@@ -33,7 +33,7 @@ def _schema_url(pg_url: str, schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _fresh(pg_url: str, variant: str, today: date) -> str:
+def _fresh(pg_url: str, variant: str, since: date) -> str:
     schema = f"bench_{variant}"
     admin = create_engine(normalise_url(pg_url))
     with admin.begin() as conn:
@@ -43,7 +43,7 @@ def _fresh(pg_url: str, variant: str, today: date) -> str:
     url = _schema_url(pg_url, schema)
     engine = migrated_engine(url)
     if variant == "partitioned":
-        partitions.convert(engine, today)
+        partitions.convert(engine, business_day(utcnow()), since=since)
     engine.dispose()
     return url
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for variant in VARIANTS:
             found: dict[str, Any] = {}
             if "purchases" not in args.skip:
-                url = _fresh(args.pg_url, variant, business_day(utcnow()))
+                url = _fresh(args.pg_url, variant, purchases.START)
                 m = purchases.measure(url, args.workers, 2.0, args.duration)
                 found["purchases_per_s"] = round(m["purchases_per_s"], 1)
                 found["purchase_ms"] = {k: round(v, 2) for k, v in m["latency_ms"].items() if v is not None}

@@ -171,13 +171,17 @@ def db_upgrade(json_out: Json = False) -> None:
 @db_app.command("partition-journal")
 def db_partition_journal(
     ahead: Annotated[int, typer.Option("--ahead", min=1, help="预建未来几个月的分区 · months ahead")] = 3,
+    since: Annotated[
+        str | None, typer.Option("--since", help="最早月份的任一天 YYYY-MM-DD · first month to create")
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """把日记账按月分区（仅 PostgreSQL，复制全部分录，需停写）· partition the journal by month."""
     from sharebuy.kernel.clock import business_day, utcnow
     from sharebuy.ledger import partitions
 
-    emit(partitions.convert(STATE.engine(), business_day(utcnow()), ahead), json_out, "db")
+    first = parse_day(since) if since else None
+    emit(partitions.convert(STATE.engine(), business_day(utcnow()), ahead, first), json_out, "db")
 
 
 @db_app.command("partitions")

@@ -168,12 +168,16 @@ CREATE TRIGGER journal_entry_keys_sync
 """
 
 
-def partition_journal(conn: Connection, today: date, ahead: int = DEFAULT_AHEAD) -> dict[str, Any]:
+def partition_journal(
+    conn: Connection, today: date, ahead: int = DEFAULT_AHEAD, since: date | None = None
+) -> dict[str, Any]:
     """Turn journal_entries and postings into monthly partitioned tables, in this transaction.
 
     Every row is copied once, under an exclusive lock on both tables: nothing can write the
     journal meanwhile (plan a maintenance window; the copy runs at COPY-like speed).  Running
-    it again on a partitioned journal only adds missing months.
+    it again on a partitioned journal only adds missing months.  Months start at the first
+    entry's, or at `since` when that is earlier (a journal partitioned before `init` whose
+    start day lies in the past).
     """
     if conn.dialect.name != "postgresql":
         raise Refused(
@@ -182,14 +186,14 @@ def partition_journal(conn: Connection, today: date, ahead: int = DEFAULT_AHEAD)
             "partitioning the journal needs PostgreSQL (SQLite stays unpartitioned)",
         )
     if is_partitioned(conn):
-        created = ensure_months(conn, today, add_months(today, ahead))
+        created = ensure_months(conn, min(today, since or today), add_months(today, ahead))
         return {"partitioned": True, "converted": False, "created": created, "rows": {}}
     conn.exec_driver_sql("LOCK TABLE journal_entries, postings IN ACCESS EXCLUSIVE MODE")
     dropped = _foreign_keys_to_entries(conn)
     for table, name in dropped:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     span = conn.execute(text("SELECT min(business_day), max(business_day) FROM journal_entries")).one()
-    first = span[0] or today
+    first = min(span[0] or today, since or today)
     last = add_months(max(today, span[1] or today), ahead)
     for table in TABLES:
         # LIKE keeps the columns in order, their defaults (the id sequences) and CHECKs.
@@ -248,10 +252,12 @@ def partition_journal(conn: Connection, today: date, ahead: int = DEFAULT_AHEAD)
     }
 
 
-def convert(engine: Engine, today: date, ahead: int = DEFAULT_AHEAD) -> dict[str, Any]:
+def convert(
+    engine: Engine, today: date, ahead: int = DEFAULT_AHEAD, since: date | None = None
+) -> dict[str, Any]:
     """`partition_journal` in a transaction of its own: the whole copy commits or nothing does."""
     with UnitOfWork(engine) as uow:
-        result = partition_journal(uow.c, today, ahead)
+        result = partition_journal(uow.c, today, ahead, since)
         uow.commit()
     return result
 
