@@ -63,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--skip", choices=("purchases", "settlement"), action="append", default=[])
+    p.add_argument("--rounds", type=int, default=1, help="alternate the variants this many times")
     args = p.parse_args(argv)
     if not args.pg_url:
         p.error("--pg-url (or SHAREBUY_BENCH_POSTGRES_URL) is required")
     out: dict[str, Any] = {}
+    # Alternating (plain, partitioned, partitioned, plain, ...) spreads a busy machine's noise
+    # over both variants instead of charging it to whichever ran second.
+    order = [v for r in range(args.rounds) for v in (VARIANTS if r % 2 == 0 else VARIANTS[::-1])]
     try:
-        for variant in VARIANTS:
+        for run, variant in enumerate(order):
             found: dict[str, Any] = {}
             if "purchases" not in args.skip:
                 url = _fresh(args.pg_url, variant, purchases.START)
@@ -83,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 found["settle_s"] = round(m["seconds"], 2)
                 found["settle_child_wall_s"] = round(m["child_wall_s"], 2)
                 found["settlement_verify_s"] = round(m["verify_s"], 2)
-            out[variant] = found
+                found["settle_phases_s"] = {k: round(v, 2) for k, v in m["phases"].items() if v is not None}
+            out[f"{run}:{variant}"] = found
             print(json.dumps({variant: found}), flush=True)
     finally:
         _drop(args.pg_url)

@@ -273,7 +273,7 @@ def _sealedentries(conn: Connection, batch: int = 2000) -> Iterator[tuple[Any, l
         )
         if not rows:
             return
-        legs = repository.legs_of(conn, [int(r["id"]) for r in rows])
+        legs = repository.legs_of(conn, [int(r["id"]) for r in rows], [r["business_day"] for r in rows])
         for row in rows:
             yield row, legs[int(row["id"])]
         after = int(rows[-1]["seq"])
