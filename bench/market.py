@@ -272,11 +272,19 @@ def seed_book(engine: Any, listings: int, seed: int = 7, seller_count: int = SEL
             ),
         )
         legs = (
-            (first_posting + 2 * i + side, first_entry + i, accounts[owner[i]][kind], PT, sign * quantity)
+            (
+                first_posting + 2 * i + side,
+                first_entry + i,
+                accounts[owner[i]][kind],
+                PT,
+                sign * quantity,
+                day,
+            )
             for i in range(listings)
             for side, (kind, sign) in enumerate((("available", -1), ("escrow", 1)))
         )
-        bulk.insert_rows(conn, "postings", ("id", "entry_id", "account_id", "asset", "amount"), legs)
+        columns = ("id", "entry_id", "account_id", "asset", "amount", "business_day")
+        bulk.insert_rows(conn, "postings", columns, legs)
         held = [quantity * owner.count(s) for s in sellers]
         ids = [accounts[s][k] for s in sellers for k in ("available", "escrow")]
         deltas = [d for h in held for d in (-h, h)]

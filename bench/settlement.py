@@ -137,17 +137,17 @@ def seed(engine: Any, holders: int) -> dict[str, Any]:
         bulk.insert_rows(
             conn,
             "postings",
-            ("entry_id", "account_id", "asset", "amount"),
-            [(entry_id, sv_issued, ledger_domain.SV, -total)],
+            ("entry_id", "account_id", "asset", "amount", "business_day"),
+            [(entry_id, sv_issued, ledger_domain.SV, -total, day)],
         )
         for lo in range(0, holders, BATCH):
             hi = min(holders, lo + BATCH)
             bulk.insert_rows(
                 conn,
                 "postings",
-                ("entry_id", "account_id", "asset", "amount"),
+                ("entry_id", "account_id", "asset", "amount", "business_day"),
                 (
-                    (entry_id, first_account + i * per + sv_index, ledger_domain.SV, int(share_value[i]))
+                    (entry_id, first_account + i * per + sv_index, ledger_domain.SV, int(share_value[i]), day)
                     for i in range(lo, hi)
                 ),
             )

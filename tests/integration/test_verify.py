@@ -132,8 +132,9 @@ POSTING_EDITS = {
     "WHERE id <> :a AND asset = (SELECT asset FROM postings WHERE id = :p)) WHERE id = :p",
     "entry_id": "UPDATE postings SET entry_id = :other WHERE id = :p",
     "deleted": "DELETE FROM postings WHERE id = :p",
-    "added": "INSERT INTO postings (entry_id, account_id, asset, amount) "
-    "SELECT entry_id, account_id, asset, 1 FROM postings WHERE id = :p",
+    "business_day": "UPDATE postings SET business_day = '2000-01-01' WHERE id = :p",
+    "added": "INSERT INTO postings (entry_id, account_id, asset, amount, business_day) "
+    "SELECT entry_id, account_id, asset, 1, business_day FROM postings WHERE id = :p",
 }
 
 

@@ -168,6 +168,36 @@ def db_upgrade(json_out: Json = False) -> None:
     emit({"migrated": True, "current": migrate.is_current(engine)}, json_out, "db")
 
 
+@db_app.command("partition-journal")
+def db_partition_journal(
+    ahead: Annotated[int, typer.Option("--ahead", min=1, help="预建未来几个月的分区 · months ahead")] = 3,
+    since: Annotated[
+        str | None, typer.Option("--since", help="最早月份的任一天 YYYY-MM-DD · first month to create")
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """把日记账按月分区（仅 PostgreSQL，复制全部分录，需停写）· partition the journal by month."""
+    from sharebuy.kernel.clock import business_day, utcnow
+    from sharebuy.ledger import partitions
+
+    first = parse_day(since) if since else None
+    emit(partitions.convert(STATE.engine(), business_day(utcnow()), ahead, first), json_out, "db")
+
+
+@db_app.command("partitions")
+def db_partitions(
+    ahead: Annotated[int, typer.Option("--ahead", min=1, help="预建未来几个月的分区 · months ahead")] = 3,
+    json_out: Json = False,
+) -> None:
+    """确保未来几个月的分区已建立并列出分区 · create the coming months' partitions, list them."""
+    from sharebuy.kernel.clock import business_day, utcnow
+    from sharebuy.ledger import partitions
+
+    engine = STATE.engine()
+    created = partitions.ensure_ahead(engine, business_day(utcnow()), ahead)
+    emit({"created": created, **partitions.status(engine)}, json_out, "db")
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(rules_app, name="rules")

@@ -70,6 +70,9 @@ postings = Table(
     Column("account_id", IdType, ForeignKey("ledger_accounts.id"), nullable=False),
     Column("asset", String(2), nullable=False),
     Column("amount", Units, nullable=False),
+    # The entry's business day, copied: the partition key of a partitioned journal (PostgreSQL,
+    # `sharebuy db partition-journal`) must be a column of every row, postings included.
+    Column("business_day", Date, nullable=False),
     CheckConstraint("amount <> 0", name="non_zero"),
 )
 Index("ix_postings_entry", postings.c.entry_id)

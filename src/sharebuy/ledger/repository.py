@@ -181,7 +181,13 @@ def post(
     conn.execute(
         _insert_posting,
         [
-            {"entry_id": entry_id, "account_id": leg.account_id, "asset": leg.asset, "amount": leg.amount}
+            {
+                "entry_id": entry_id,
+                "account_id": leg.account_id,
+                "asset": leg.asset,
+                "amount": leg.amount,
+                "business_day": business_day,
+            }
             for leg in merged
         ],
     )
@@ -229,14 +235,21 @@ def entry_legs(conn: Connection, entry_id: int) -> list[tuple[int, str, int]]:
     return [(int(a), s, int(m)) for a, s, m in rows]
 
 
-def legs_of(conn: Connection, entry_ids: Sequence[int]) -> dict[int, list[tuple[int, str, int]]]:
-    """The postings of several entries at once: entry id -> [(account, asset, amount)]."""
+def legs_of(
+    conn: Connection, entry_ids: Sequence[int], days: Iterable[date] = ()
+) -> dict[int, list[tuple[int, str, int]]]:
+    """The postings of several entries at once: entry id -> [(account, asset, amount)].
+
+    `days`, the entries' business days when the caller has them, lets a journal partitioned by
+    month read only those months' postings instead of probing every month's index."""
     found: dict[int, list[tuple[int, str, int]]] = {i: [] for i in entry_ids}
-    rows = conn.execute(
-        select(postings.c.entry_id, postings.c.account_id, postings.c.asset, postings.c.amount).where(
-            postings.c.entry_id.in_(entry_ids)
-        )
+    stmt = select(postings.c.entry_id, postings.c.account_id, postings.c.asset, postings.c.amount).where(
+        postings.c.entry_id.in_(entry_ids)
     )
+    months = sorted(set(days))
+    if months:
+        stmt = stmt.where(postings.c.business_day.in_(months))
+    rows = conn.execute(stmt)
     for entry_id, acc, asset, amount in rows:
         found[int(entry_id)].append((int(acc), asset, int(amount)))
     return found
@@ -271,16 +284,19 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
         )
         if not pending:
             break
-        legs_by_entry = legs_of(conn, [int(row["id"]) for row in pending])
+        legs_by_entry = legs_of(
+            conn, [int(row["id"]) for row in pending], [row["business_day"] for row in pending]
+        )
         updates = []
         for row in pending:
             seq += 1
             digest = domain.chain_hash(prev, domain.canonical_entry(row, legs_by_entry[int(row["id"])]))
-            updates.append({"eid": row["id"], "s": seq, "p": prev, "h": digest})
+            updates.append({"eid": row["id"], "day": row["business_day"], "s": seq, "p": prev, "h": digest})
             prev = digest
         conn.execute(
             update(entries)
-            .where(entries.c.id == bindparam("eid"))
+            # The day is redundant for the row but names its month on a partitioned journal.
+            .where(entries.c.id == bindparam("eid"), entries.c.business_day == bindparam("day"))
             .values(
                 seq=bindparam("s"),
                 prev_hash=bindparam("p"),
@@ -349,7 +365,13 @@ def post_bulk(
     bulk.insert_columns(
         conn,
         "postings",
-        {"entry_id": int(entry_id), "account_id": account_ids, "asset": assets, "amount": amounts},
+        {
+            "entry_id": int(entry_id),
+            "account_id": account_ids,
+            "asset": assets,
+            "amount": amounts,
+            "business_day": business_day,
+        },
     )
     last = np.isin(account_ids, list(platform_ids))
     bulk.add_to_balances(conn, account_ids[~last], amounts[~last])

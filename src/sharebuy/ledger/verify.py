@@ -74,6 +74,8 @@ def verify(engine: Engine, extra: Sequence[Extra] = ()) -> Report:
         report.checks.append(_non_negative(conn))
         report.checks.append(_idempotency(conn))
         report.checks.append(_chain(conn, report))
+        report.checks.append(_posting_days(conn))
+        report.checks.append(_entry_references(conn))
         for more in extra:
             report.checks.append(more(conn, report))
         report.facts["entries"] = int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
@@ -211,6 +213,51 @@ def _idempotency(conn: Connection) -> Check:
     return check
 
 
+def _posting_days(conn: Connection) -> Check:
+    """Each posting carries its entry's business day: the partition key must not drift from it
+    (the hash chain covers the entry's day, not the posting's copy of it)."""
+    check = Check("postings_day_matches_entry")
+    bad = conn.execute(
+        select(postings.c.entry_id, postings.c.business_day, entries.c.business_day)
+        .join(entries, entries.c.id == postings.c.entry_id)
+        .where(postings.c.business_day != entries.c.business_day)
+        .order_by(postings.c.entry_id)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        check.fail(f"a posting of entry {bad[0]} is dated {bad[1]}, its entry {bad[2]}", int(bad[0]))
+    return check
+
+
+def _entry_references(conn: Connection) -> Check:
+    """Every column that names a journal entry names one that exists.
+
+    The database enforces this with foreign keys, except on a partitioned journal (PostgreSQL),
+    where a foreign key would have to carry the partition key too: there this check is the
+    guard.  The referring columns are read from the metadata, so new tables are covered."""
+    check = Check("entry_references_exist")
+    for table in sorted(entries.metadata.tables.values(), key=lambda t: t.name):
+        for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
+            if fk.column is not entries.c.id or table is postings:
+                continue  # postings are checked by I1: a posting of no entry unbalances nothing
+            column, target = fk.parent, entries.alias("target")  # an alias: reverses_id is a self-reference
+            dangling = conn.execute(
+                select(column)
+                .where(column.is_not(None), ~select(target.c.id).where(target.c.id == column).exists())
+                .limit(1)
+            ).scalar()
+            if dangling is not None:
+                check.fail(f"{table.name}.{column.name} names entry {dangling}, which does not exist")
+    orphan = conn.execute(
+        select(postings.c.entry_id)
+        .where(~select(entries.c.id).where(entries.c.id == postings.c.entry_id).exists())
+        .limit(1)
+    ).scalar()
+    if orphan is not None:
+        check.fail(f"postings name entry {orphan}, which does not exist")
+    return check
+
+
 def _sealedentries(conn: Connection, batch: int = 2000) -> Iterator[tuple[Any, list[tuple[int, str, int]]]]:
     after = 0
     while True:
@@ -226,7 +273,7 @@ def _sealedentries(conn: Connection, batch: int = 2000) -> Iterator[tuple[Any, l
         )
         if not rows:
             return
-        legs = repository.legs_of(conn, [int(r["id"]) for r in rows])
+        legs = repository.legs_of(conn, [int(r["id"]) for r in rows], [r["business_day"] for r in rows])
         for row in rows:
             yield row, legs[int(row["id"])]
         after = int(rows[-1]["seq"])

@@ -47,6 +47,7 @@ from sharebuy.events import repository as events
 from sharebuy.kernel.amounts import Points, Price, ShareValue
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import IntegrityViolation, Refused
+from sharebuy.ledger import partitions
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, SV
 from sharebuy.ledger.models import accounts, entries, postings
@@ -129,6 +130,8 @@ def settle(
         while day <= target:
             reports.append(settle_day(engine, day, progress=progress))
             day += timedelta(days=1)
+        # Still under the settlement lock, so two servers never race to create the same month.
+        partitions.ensure_ahead(engine, today)
     return reports
 
 
