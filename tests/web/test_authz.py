@@ -33,6 +33,8 @@ from sharebuy.market import service as market
 from sharebuy.members import service as members
 from sharebuy.rewards import purchase_service, settlement_service
 from sharebuy.settings import Settings
+from sharebuy.tiers import dividends
+from sharebuy.tiers import service as tiers
 from sharebuy.web.app import create_app
 from tests.integration.market_world import fund, id_number, make_ready
 from tests.web.conftest import PASSWORD, Town
@@ -117,6 +119,7 @@ def prepare(town: Town) -> Ctx:
     for who in CALLERS:
         ctx.refundable[who] = buy(x, "B", "5.00", f"refund-{who}")
     prepare_market(ctx)
+    prepare_tiers(ctx)
     return ctx
 
 
@@ -170,6 +173,23 @@ def prepare_market(ctx: Ctx) -> None:
     )["id"]
     # X's bank card, to retire (its listings need the Alipay account)
     ctx.ids["method_x"] = next(m["id"] for m in market.list_payment_methods(engine, x) if m["kind"] == "bank")
+
+
+def prepare_tiers(ctx: Ctx) -> None:
+    """A ladder (A's 30.00 of yesterday earns silver), a spare tier nobody holds, to remove, and
+    yesterday's dividend period paid (the pool is off: its lines carry nothing, but exist)."""
+    engine = ctx.town.engine
+    tiers.set_tier(engine, code="silver", member_kind="consumer", name_zh="银卡", name_en="Silver",
+                   threshold="10", weight=1)  # fmt: skip
+    tiers.set_tier(engine, code="spare", member_kind="merchant", name_zh="备用", name_en="Spare",
+                   threshold="999999", weight=1)  # fmt: skip
+    tiers.evaluate(engine)
+    dividends.run_period(engine, ctx.settled_day)
+
+
+def own_dividend_lines(ctx: Ctx, who: str, answer: Any) -> None:
+    members_seen = {line["member_id"] for line in _items(answer)}
+    assert members_seen == ({ctx.member("A")} if who in ("A", *OPERATORS) else set()), members_seen
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -621,6 +641,54 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("POST", "/api/v1/market/close", only(200, "admin"), body={"reason": "矩阵 · matrix"}),
     Row("POST", "/api/v1/market/open", only(200, "admin"), body={"reason": ""}),
+    # -- tiers, the dividend pool, green merchants ----------------------------------------------
+    Row("GET", "/api/v1/tiers", only(200, *SIGNED_IN)),
+    Row(
+        "POST",
+        "/api/v1/tiers",
+        only(200, "admin"),
+        body={
+            "code": "bronze",
+            "member_kind": "consumer",
+            "name_zh": "铜卡",
+            "name_en": "Bronze",
+            "threshold": "5",
+            "weight": 1,
+        },
+    ),
+    Row("DELETE", "/api/v1/tiers/{code}", only(200, "admin"), path={"code": "spare"}),
+    Row("POST", "/api/v1/tiers/evaluate", only(200, "admin"), body={}),
+    Row("GET", "/api/v1/members/{member_id}/tier", only(200, "A", *OPERATORS), path={"member_id": "A"}),
+    Row("GET", "/api/v1/members/{member_id}/tier", only(200, *X_READERS), path={"member_id": "X"}),
+    Row("GET", "/api/v1/dividends", only(200, *OPERATORS)),
+    Row(
+        "POST",
+        "/api/v1/dividends",
+        only(201, "admin"),
+        body=lambda ctx, who: {"period": ctx.settled_day},
+    ),
+    Row(
+        "GET",
+        "/api/v1/dividends/{period}",
+        only(200, *OPERATORS),
+        path={"period": lambda ctx, who: ctx.settled_day},
+    ),
+    Row(
+        "GET",
+        "/api/v1/dividends/{period}/lines",
+        only(200, *SIGNED_IN),
+        path={"period": lambda ctx, who: ctx.settled_day},
+        check=own_dividend_lines,
+    ),
+    Row("GET", "/api/v1/merchants/{merchant_id}/green", only(200, *X_READERS), path={"merchant_id": "X"}),
+    Row(
+        "POST",
+        "/api/v1/merchants/{merchant_id}/green",
+        only(200, "admin"),
+        path={"merchant_id": "X"},
+        body={"green": True, "note": "节能认证"},
+    ),
+    Row("GET", "/api/v1/green-merchants", only(200, *OPERATORS)),
 )
 
 

@@ -14,6 +14,7 @@ from sharebuy.cli import members as members_cli
 from sharebuy.cli import platform as platform_cli
 from sharebuy.cli import rewards as rewards_cli
 from sharebuy.cli import simulate as simulate_cli
+from sharebuy.cli import tiers as tiers_cli
 from sharebuy.cli import users as users_cli
 from sharebuy.cli import webhooks as webhooks_cli
 from sharebuy.cli.output import STATE, fail
@@ -49,6 +50,7 @@ simulate_cli.register(app)
 users_cli.register(app)
 webhooks_cli.register(app)
 market_cli.register(app)
+tiers_cli.register(app)
 
 
 def _missing_schema(error: DBAPIError) -> bool:

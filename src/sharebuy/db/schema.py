@@ -8,5 +8,6 @@ from sharebuy.ledger import models as _ledger  # noqa: F401
 from sharebuy.market import models as _market  # noqa: F401
 from sharebuy.members import models as _members  # noqa: F401
 from sharebuy.rewards import models as _rewards  # noqa: F401
+from sharebuy.tiers import models as _tiers  # noqa: F401
 
 __all__ = ["metadata"]

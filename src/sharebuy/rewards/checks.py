@@ -9,6 +9,7 @@ from sharebuy.ledger.models import accounts, entries, postings
 from sharebuy.ledger.verify import Check, Report
 from sharebuy.market import checks as market_checks
 from sharebuy.rewards.models import settlement_lines, settlements
+from sharebuy.tiers import checks as tiers_checks
 
 
 def settlements_exact(conn: Connection, report: Report) -> Check:
@@ -61,4 +62,4 @@ def settlement_heads(conn: Connection, report: Report) -> Check:
     return check
 
 
-CHECKS = (settlements_exact, settlement_heads, *market_checks.CHECKS)
+CHECKS = (settlements_exact, settlement_heads, *market_checks.CHECKS, *tiers_checks.CHECKS)

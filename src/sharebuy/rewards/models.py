@@ -62,6 +62,8 @@ purchases = Table(
     Column("status", String(10), nullable=False, server_default="recorded"),
     Column("refund_entry_id", IdType, ForeignKey("journal_entries.id"), nullable=True),
     Column("refunded_at", DateTime(timezone=True), nullable=True),
+    # Extra consumer share value for a sale at a green merchant (SPEC §7), minted and refunded with it.
+    Column("green_bonus", Units, nullable=False, server_default="0"),
     UniqueConstraint("merchant_id", "idempotency_key", name="uq_purchases_merchant_key"),
     CheckConstraint("amount > 0", name="positive_amount"),
 )

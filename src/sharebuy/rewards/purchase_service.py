@@ -32,6 +32,8 @@ from sharebuy.members.models import members, merchants
 from sharebuy.rewards import domain, repository
 from sharebuy.rewards.models import purchases
 from sharebuy.rewards.rules import Rulebook
+from sharebuy.tiers import domain as green_domain
+from sharebuy.tiers import repository as tier_repository
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class PurchaseResult:
     from_deposit: Points
     merchant_suspended: bool
     status: str
+    green_bonus: ShareValue
     replayed: bool = False
 
 
@@ -161,6 +164,7 @@ def _result(row: Any, *, suspended: bool) -> PurchaseResult:
         from_deposit=Points(int(row["from_deposit"])),
         merchant_suspended=suspended,
         status=str(row["status"]),
+        green_bonus=ShareValue(int(row["green_bonus"])),
     )
 
 
@@ -250,6 +254,11 @@ def _record(
     consumer_sv = domain.consumer_share_value(cny, rate, rules["consumer_multiplier"])
     merchant_sv = domain.merchant_share_value(cny, rate, rules["merchant_multiplier"])
     bonus = rules["registration_bonus_sv"] if consumer["activated_day"] is None else ShareValue(0)
+    green = (
+        green_domain.green_bonus(consumer_sv, rules["green_bonus_rate"])
+        if tier_repository.is_green(conn, merchant_id)
+        else ShareValue(0)
+    )
     owed = domain.concession_points(cny, rate, price)
 
     locked = ledger.lock_member_accounts(conn, [merchant_id, consumer_id])
@@ -257,9 +266,9 @@ def _record(
     deduction = domain.split_deduction(owed, Points(m_acc["available"][1]), Points(m_acc["deposit"][1]))
     platform = ledger.platform_accounts(conn)
     legs = [
-        *_credit_share_value(c_acc, (consumer_sv + bonus).units),
+        *_credit_share_value(c_acc, (consumer_sv + bonus + green).units),
         *_credit_share_value(m_acc, merchant_sv.units),
-        Leg(platform["sv_issued"], SV, -(consumer_sv + bonus + merchant_sv).units),
+        Leg(platform["sv_issued"], SV, -(consumer_sv + bonus + green + merchant_sv).units),
         Leg(m_acc["available"][0], PT, -deduction.from_available.units),
         Leg(m_acc["deposit"][0], PT, -deduction.from_deposit.units),
         Leg(platform[_destination(rules)], PT, owed.units),
@@ -289,6 +298,7 @@ def _record(
         "consumer_share_value": consumer_sv.units,
         "merchant_share_value": merchant_sv.units,
         "registration_bonus": bonus.units,
+        "green_bonus": green.units,
         "points_deducted": owed.units,
         "from_available": deduction.from_available.units,
         "from_deposit": deduction.from_deposit.units,
@@ -394,7 +404,9 @@ def _refund(conn: Connection, purchase_id: int, moment: datetime, actor: str) ->
     merchant = member_repo.merchant(conn, merchant_id, lock=True)
     locked = ledger.lock_member_accounts(conn, [merchant_id, consumer_id])
     c_acc, m_acc = locked[consumer_id], locked[merchant_id]
-    consumer_total = int(row["consumer_share_value"]) + int(row["registration_bonus"])
+    consumer_total = (
+        int(row["consumer_share_value"]) + int(row["registration_bonus"]) + int(row["green_bonus"])
+    )
     merchant_total = int(row["merchant_share_value"])
     c_taken, c_owed = domain.take_back(consumer_total, c_acc["sv"][1])
     m_taken, m_owed = domain.take_back(merchant_total, m_acc["sv"][1])

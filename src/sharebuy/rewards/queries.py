@@ -39,6 +39,7 @@ def _purchase_view(row: Any) -> dict[str, Any]:
         "from_deposit": Points(int(row["from_deposit"])),
         "status": row["status"],
         "refunded_at": row["refunded_at"],
+        "green_bonus": ShareValue(int(row["green_bonus"])),
     }
 
 

@@ -111,6 +111,17 @@ def _positive(parser: Callable[[object], Any]) -> Callable[[object], Any]:
     return parse
 
 
+def _choice(key: str, allowed: tuple[str, ...]) -> Callable[[object], str]:
+    def parse(text: object) -> str:
+        value = str(text).strip().lower()
+        if value not in allowed:
+            listed = " | ".join(allowed)
+            raise InvalidInput("invalid_choice", f"只能是 {listed} 之一", f"{key} must be one of {listed}")
+        return value
+
+    return parse
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     key: str
@@ -145,6 +156,15 @@ SPECS: dict[str, RuleSpec] = {
         RuleSpec("c2c_real_name_required", "on", _switch, "C2C 交易须实名"),
         RuleSpec("c2c_max_open_trades_per_member", "5", _whole(1, 1000), "每位会员同时进行的 C2C 交易上限"),
         RuleSpec("c2c_min_order_points", "1", _positive(Points.parse), "C2C 单笔最少积分"),
+        RuleSpec("tier_basis_days", "0", _days, "会员等级统计窗口（天，0 为累计）"),
+        RuleSpec(
+            "tier_downgrade", "never", _choice("tier_downgrade", ("never", "on_evaluation")), "会员等级降级"
+        ),
+        RuleSpec(
+            "dividend_period", "monthly", _choice("dividend_period", ("daily", "monthly")), "分红池周期"
+        ),
+        RuleSpec("dividend_pool_rate", "0", _rate, "分红池占周期营业额比例（0 为关闭）"),
+        RuleSpec("green_bonus_rate", "0.10", _rate, "绿色商家共享值加成比例"),
     )
 }
 

@@ -56,6 +56,7 @@ from sharebuy.market import repository as market_repository
 from sharebuy.members.models import members, merchants
 from sharebuy.rewards import domain, formulas, repository
 from sharebuy.rewards.models import purchases, settlement_lines, settlements
+from sharebuy.tiers import dividends
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,9 @@ def settle_day(
                 sealer.nudge()
                 progress("post", chunk + 1, int(header["chunks"]))
         _complete(engine, day)
+        # Tiers are evaluated, and a closing dividend period paid, once the day is complete:
+        # both read the settled day, and each is idempotent should the run be repeated.
+        dividends.after_settlement(engine, day)
     return report(engine, day)
 
 

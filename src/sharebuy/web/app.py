@@ -19,7 +19,7 @@ from sharebuy.events import service as events
 from sharebuy.market import service as market_service
 from sharebuy.settings import Settings, get_settings
 from sharebuy.web import pages, problems
-from sharebuy.web.api import auth, market, members, platform, purchases, webhooks
+from sharebuy.web.api import auth, market, members, platform, purchases, tiers, webhooks
 from sharebuy.web.bodylimit import BodyLimit
 from sharebuy.web.observability import RequestContext, configure_logging, metrics_payload
 from sharebuy.web.ratelimit import SlidingWindow
@@ -85,6 +85,7 @@ def create_app(
         platform.router,
         webhooks.router,
         market.router,
+        tiers.router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)  # the HTML pages: /, /login, /wallet, /merchant, /market, /ops

@@ -307,6 +307,7 @@ class PurchaseOut(BaseModel):
     merchant_suspended: bool | None = None
     occurred_at: datetime | None = None
     refunded_at: datetime | None = None
+    green_bonus: str = "0.00"
 
 
 class PurchasePage(BaseModel):

@@ -19,6 +19,7 @@ from sharebuy.members import service as members
 from sharebuy.rewards import queries as reward_queries
 from sharebuy.rewards import settlement_service
 from sharebuy.web.api.common import MAX_ID, plain
+from sharebuy.web.pages import tiers as tier_pages
 from sharebuy.web.pages.common import (
     FormDep,
     Page,
@@ -86,6 +87,7 @@ def wallet(page: PageDep) -> Response:
         price=plain(market_queries.guide_price(page.engine)),
         qr=qr_text(me),
         shops=sorted(page.user.merchant_ids),
+        tier=tier_pages.member_card(page, me),
     )
 
 

@@ -24,9 +24,11 @@ from sharebuy.members import queries as member_queries
 from sharebuy.members import service as members
 from sharebuy.rewards import platform_service, purchase_service, statements
 from sharebuy.rewards import queries as reward_queries
+from sharebuy.tiers import green
 from sharebuy.web.api.common import plain
 from sharebuy.web.deps import may_act_for_merchant, may_read_merchant
 from sharebuy.web.observability import PURCHASES, REFUNDS
+from sharebuy.web.pages import tiers as tier_pages
 from sharebuy.web.pages.common import (
     FormDep,
     Page,
@@ -172,6 +174,8 @@ def _console(page: Page, merchant_id: int, status_code: int = 200, **context: An
         high=high,
         month_start=today.replace(day=1).isoformat(),
         today_text=today.isoformat(),
+        tier=tier_pages.member_card(page, merchant_id),
+        green=plain(green.status(page.engine, merchant_id)),
         **context,
     )
 
