@@ -145,6 +145,8 @@ SPECS: dict[str, RuleSpec] = {
         RuleSpec("c2c_real_name_required", "on", _switch, "C2C 交易须实名"),
         RuleSpec("c2c_max_open_trades_per_member", "5", _whole(1, 1000), "每位会员同时进行的 C2C 交易上限"),
         RuleSpec("c2c_min_order_points", "1", _positive(Points.parse), "C2C 单笔最少积分"),
+        RuleSpec("collectible_points_destination", "burn", _destination, "藏品兑换积分去向"),
+        RuleSpec("collectible_hold_days", "180", _days, "藏品转赠前的持有天数"),
     )
 }
 
