@@ -20,6 +20,7 @@ from sharebuy.market import service as market_service
 from sharebuy.settings import Settings, get_settings
 from sharebuy.web import pages, problems
 from sharebuy.web.api import auth, market, members, platform, purchases, webhooks
+from sharebuy.web.api import collectibles as collectibles_api
 from sharebuy.web.bodylimit import BodyLimit
 from sharebuy.web.observability import RequestContext, configure_logging, metrics_payload
 from sharebuy.web.ratelimit import SlidingWindow
@@ -85,6 +86,7 @@ def create_app(
         platform.router,
         webhooks.router,
         market.router,
+        collectibles_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)  # the HTML pages: /, /login, /wallet, /merchant, /market, /ops
