@@ -27,13 +27,14 @@ from tests.web.test_pages import PASSWORD, Browser, field_error, token
 def world(engine: Engine) -> dict[str, Any]:
     platform_service.initialise(engine, start_day=business_day(datetime.now(UTC)) - timedelta(days=2))
     consumer = identity.register_consumer(engine, phone="13800000001", password=PASSWORD, name="张伟")
-    identity.register_consumer(engine, phone="13800000002", password=PASSWORD, name="李娜")
+    friend = identity.register_consumer(engine, phone="13800000002", password=PASSWORD, name="李娜")
     identity.create_operator(engine, login="boss", password=PASSWORD, role="admin")
     identity.create_operator(engine, login="eyes", password=PASSWORD, role="auditor")
     settings = Settings(
         environment="test", sign_in_rate_per_minute=10_000, log_json=False, log_level="WARNING"
     )
-    return {"app": create_app(settings, engine=engine, scheduler=False), "consumer": consumer["member_id"]}
+    app = create_app(settings, engine=engine, scheduler=False)
+    return {"app": app, "consumer": consumer["member_id"], "friend": friend["member_id"]}
 
 
 def _upload(admin: Browser, image: bytes, **change: str) -> Any:
@@ -98,3 +99,37 @@ def test_an_edition_is_uploaded_redeemed_and_shown_with_its_provenance(
     assert forged.status_code == 422 and "持有满" in forged.text
     assert consumer.get("/ops/collectibles").status_code == 403
     assert re.search(r'href="/collectibles"[^>]*aria-current="page"', consumer.get("/collectibles").text)
+
+
+def test_a_token_held_long_enough_is_given_from_its_page(world: dict[str, Any], engine: Engine) -> None:
+    now = datetime.now(UTC)
+    made = collectibles.create_edition(
+        engine,
+        title_zh="旧藏",
+        description_zh="早已兑换",
+        supply=1,
+        price="1",
+        opens_at=now - timedelta(days=300),
+        closes_at=now + timedelta(days=1),
+        image=png(),
+        actor="test",
+    )
+    members.set_real_name(engine, world["consumer"], "张伟", id_number())
+    fund(engine, world["consumer"], "1")
+    held = collectibles.redeem(
+        engine, made["id"], world["consumer"], actor="t", now=now - timedelta(days=181)
+    )
+    consumer = Browser(world["app"])
+    consumer.sign_in("13800000001")
+    action = f"/collectibles/tokens/{held['token_id']}/gift"
+    assert f'action="{action}"' in consumer.get("/collectibles/my").text
+    refused = consumer.submit("/collectibles/my", action, {"to_phone": "13800000002"})  # no real name yet
+    assert refused.status_code == 422 and "实名" in field_error(refused.text, "to_phone")
+    members.set_real_name(engine, world["friend"], "李娜", id_number())
+    given = consumer.submit("/collectibles/my", action, {"to_phone": "13800000002"})
+    assert given.status_code == 303
+    assert collectibles.tokens_of(engine, world["consumer"]) == []
+    assert [r["kind"] for r in collectibles.tokens_of(engine, world["friend"])[0]["provenance"]] == [
+        "mint",
+        "gift",
+    ]
