@@ -8,7 +8,7 @@ on; a `VACUUM FULL ledger_accounts` (or pg_repack) rewrites the existing ones.  
 such setting: nothing to do there.
 
 Revision ID: 0007_accounts_fillfactor
-Revises: 0003_market
+Revises: 0006_collectibles
 Create Date: 2026-11-29 05:10:00.000000
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007_accounts_fillfactor"
-down_revision = "0003_market"
+down_revision = "0006_collectibles"
 branch_labels = None
 depends_on = None
 

@@ -25,6 +25,7 @@ from argon2 import PasswordHasher, Type
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import Engine, create_engine, select
 
+from sharebuy.collectibles import service as collectibles
 from sharebuy.db.schema import metadata
 from sharebuy.events import service as events
 from sharebuy.identity import service as identity
@@ -36,6 +37,7 @@ from sharebuy.settings import Settings
 from sharebuy.tiers import dividends
 from sharebuy.tiers import service as tiers
 from sharebuy.web.app import create_app
+from tests.integration.collectibles_world import png
 from tests.integration.market_world import fund, id_number, make_ready
 from tests.web.conftest import PASSWORD, Town
 
@@ -120,6 +122,7 @@ def prepare(town: Town) -> Ctx:
         ctx.refundable[who] = buy(x, "B", "5.00", f"refund-{who}")
     prepare_market(ctx)
     prepare_tiers(ctx)
+    prepare_collectibles(ctx)
     return ctx
 
 
@@ -192,6 +195,29 @@ def own_dividend_lines(ctx: Ctx, who: str, answer: Any) -> None:
     assert members_seen == ({ctx.member("A")} if who in ("A", *OPERATORS) else set()), members_seen
 
 
+def prepare_collectibles(ctx: Ctx) -> None:
+    """An open edition; A's two tokens, redeemed 200 days ago (past the holding period): one to
+    read, one to give away.  O has a real name but no points; S, P and T have no real name."""
+    engine, now = ctx.town.engine, datetime.now(UTC)
+    made = collectibles.create_edition(
+        engine,
+        title_zh="矩阵藏品",
+        description_zh="授权矩阵用",
+        supply=20,
+        price="5",
+        opens_at=now - timedelta(days=400),
+        closes_at=now + timedelta(days=30),
+        image=png(),
+        actor="test",
+    )
+    ctx.ids["edition"] = made["id"]
+    past = now - timedelta(days=200)
+    for name in ("token_a", "token_a_gift"):
+        ctx.ids[name] = collectibles.redeem(engine, made["id"], ctx.member("A"), actor="test", now=past)[
+            "token_id"
+        ]
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 Ref = str | int | Callable[[Ctx, str], Any]  # a key of ctx.ids, a literal, or computed per caller
@@ -208,6 +234,7 @@ class Row:
     body: Any = None  # JSON, or Callable[[Ctx, caller], JSON]
     check: Check | None = None  # more to assert on an allowed answer
     form: Mapping[str, str] | None = None  # a multipart form instead of a JSON body
+    files: Mapping[str, Any] | None = None  # files sent with the form
 
     def label(self) -> str:
         return f"{self.method} {self.route}"
@@ -689,6 +716,55 @@ ROWS: tuple[Row, ...] = (
         body={"green": True, "note": "节能认证"},
     ),
     Row("GET", "/api/v1/green-merchants", only(200, *OPERATORS)),
+    # -- collectibles: editions and metadata are public; tokens are their owner's ---------------
+    Row("GET", "/api/v1/collectibles/editions", anyone(200)),
+    Row(
+        "POST",
+        "/api/v1/collectibles/editions",
+        only(201, "admin"),
+        form={
+            "title_zh": "新系列",
+            "description_zh": "矩阵",
+            "supply": "5",
+            "price": "10",
+            "opens_at": "2026-01-01T00:00:00+08:00",
+            "closes_at": "2030-01-01T00:00:00+08:00",
+        },
+        files={"image": ("a.png", png(3), "image/png")},
+    ),
+    Row("GET", "/api/v1/collectibles/editions/{edition_id}", anyone(200), path={"edition_id": "edition"}),
+    Row(
+        "GET", "/api/v1/collectibles/editions/{edition_id}/image", anyone(200), path={"edition_id": "edition"}
+    ),
+    Row(
+        "GET",
+        "/api/v1/collectibles/editions/{edition_id}/metadata",
+        anyone(200),
+        path={"edition_id": "edition"},
+    ),
+    # O has no points, S, P and T no real name: refused by the rules, not by their role
+    Row(
+        "POST",
+        "/api/v1/collectibles/editions/{edition_id}/redeem",
+        only(201, "A", "B") | {"O": 422, "S": 422, "P": 422, "T": 422},
+        path={"edition_id": "edition"},
+    ),
+    Row("GET", "/api/v1/collectibles/my/tokens", only(200, *CONSUMERS)),
+    Row(
+        "GET",
+        "/api/v1/collectibles/tokens/{token_id}",
+        hidden(200, "A", *OPERATORS),
+        path={"token_id": "token_a"},
+    ),
+    Row("GET", "/api/v1/collectibles/tokens/{token_id}/metadata", anyone(200), path={"token_id": "token_a"}),
+    # A gives it to B; then B holds it, and B's own holding period has only begun
+    Row(
+        "POST",
+        "/api/v1/collectibles/tokens/{token_id}/gift",
+        only(200, "A") | {"B": 422, "O": 404, "S": 404, "P": 404, "T": 404},
+        path={"token_id": "token_a_gift"},
+        body={"to_phone": "13800000001"},
+    ),
 )
 
 
@@ -747,6 +823,8 @@ def run(ctx: Ctx, rows: Iterator[Row]) -> tuple[int, list[str]]:
                 kwargs["json"] = row.body(ctx, who) if callable(row.body) else row.body
             if row.form is not None:
                 kwargs["data"] = row.form
+            if row.files is not None:
+                kwargs["files"] = row.files
             answer = client.request(row.method, path, **kwargs)
             client.cookies.clear()  # a session cookie set by one cell must not sign in the next
             where = f"{row.method} {path} (route {row.route}) as {who}"

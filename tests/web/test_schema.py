@@ -38,10 +38,12 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from sharebuy.collectibles import service as collectibles
 from sharebuy.events import service as events
 from sharebuy.identity import service as identity
 from sharebuy.market import service as market
 from sharebuy.rewards import purchase_service, settlement_service
+from tests.integration.collectibles_world import png
 from tests.integration.market_world import fund, make_ready
 from tests.web.conftest import Town
 
@@ -88,7 +90,22 @@ def known_ids(town: Town) -> dict[str, Any]:
     market.dispute(engine, trade["id"], b, reason="no confirmation", actor="t")
     viewer = market.Viewer(frozenset({b}))
     evidence = market.add_evidence(engine, trade["id"], viewer, kind="text", text="77", actor="t")
+    edition = collectibles.create_edition(
+        engine,
+        title_zh="藏品",
+        description_zh="schema",
+        supply=5,
+        price="1",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=30),
+        image=png(),
+        actor="t",
+    )
+    fund(engine, b, "5")
+    token = collectibles.redeem(engine, edition["id"], b, actor="t")
     return {
+        "edition_id": edition["id"],
+        "token_id": token["token_id"],
         "consumer_id": town["A"].member_id,
         "merchant_id": x,
         "purchase_id": purchase.id,

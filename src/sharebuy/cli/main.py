@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from sharebuy.cli import collectibles as collectibles_cli
 from sharebuy.cli import market as market_cli
 from sharebuy.cli import members as members_cli
 from sharebuy.cli import platform as platform_cli
@@ -51,6 +52,7 @@ users_cli.register(app)
 webhooks_cli.register(app)
 market_cli.register(app)
 tiers_cli.register(app)
+collectibles_cli.register(app)
 
 
 def _missing_schema(error: DBAPIError) -> bool:

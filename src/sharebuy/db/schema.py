@@ -1,5 +1,6 @@
 """Imports every part's tables so the metadata is complete (Alembic, tests, resets)."""
 
+from sharebuy.collectibles import models as _collectibles  # noqa: F401
 from sharebuy.db.base import metadata
 from sharebuy.events import models as _events  # noqa: F401
 from sharebuy.idempotency import models as _idempotency  # noqa: F401

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
+from sharebuy.collectibles import checks as collectibles_checks
 from sharebuy.ledger.models import accounts, entries, postings
-from sharebuy.ledger.verify import Check, Report
+from sharebuy.ledger.verify import Check, Extra, Report
 from sharebuy.market import checks as market_checks
 from sharebuy.rewards.models import settlement_lines, settlements
 from sharebuy.tiers import checks as tiers_checks
@@ -62,4 +63,10 @@ def settlement_heads(conn: Connection, report: Report) -> Check:
     return check
 
 
-CHECKS = (settlements_exact, settlement_heads, *market_checks.CHECKS, *tiers_checks.CHECKS)
+CHECKS: tuple[Extra, ...] = (
+    settlements_exact,
+    settlement_heads,
+    *market_checks.CHECKS,
+    *tiers_checks.CHECKS,
+    *collectibles_checks.CHECKS,
+)

@@ -165,6 +165,8 @@ SPECS: dict[str, RuleSpec] = {
         ),
         RuleSpec("dividend_pool_rate", "0", _rate, "分红池占周期营业额比例（0 为关闭）"),
         RuleSpec("green_bonus_rate", "0.10", _rate, "绿色商家共享值加成比例"),
+        RuleSpec("collectible_points_destination", "burn", _destination, "藏品兑换积分去向"),
+        RuleSpec("collectible_hold_days", "180", _days, "藏品转赠前的持有天数"),
     )
 }
 

@@ -20,6 +20,7 @@ from sharebuy.market import service as market_service
 from sharebuy.settings import Settings, get_settings
 from sharebuy.web import pages, problems
 from sharebuy.web.api import auth, market, members, platform, purchases, tiers, webhooks
+from sharebuy.web.api import collectibles as collectibles_api
 from sharebuy.web.bodylimit import BodyLimit
 from sharebuy.web.observability import RequestContext, configure_logging, metrics_payload
 from sharebuy.web.ratelimit import SlidingWindow
@@ -86,6 +87,7 @@ def create_app(
         webhooks.router,
         market.router,
         tiers.router,
+        collectibles_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)  # the HTML pages: /, /login, /wallet, /merchant, /market, /ops
