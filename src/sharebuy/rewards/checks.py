@@ -7,6 +7,7 @@ from sqlalchemy import Connection, func, select
 
 from sharebuy.ledger.models import accounts, entries, postings
 from sharebuy.ledger.verify import Check, Report
+from sharebuy.mall import checks as mall_checks
 from sharebuy.market import checks as market_checks
 from sharebuy.rewards.models import settlement_lines, settlements
 
@@ -61,4 +62,4 @@ def settlement_heads(conn: Connection, report: Report) -> Check:
     return check
 
 
-CHECKS = (settlements_exact, settlement_heads, *market_checks.CHECKS)
+CHECKS = (settlements_exact, settlement_heads, *market_checks.CHECKS, *mall_checks.CHECKS)

@@ -145,6 +145,9 @@ SPECS: dict[str, RuleSpec] = {
         RuleSpec("c2c_real_name_required", "on", _switch, "C2C 交易须实名"),
         RuleSpec("c2c_max_open_trades_per_member", "5", _whole(1, 1000), "每位会员同时进行的 C2C 交易上限"),
         RuleSpec("c2c_min_order_points", "1", _positive(Points.parse), "C2C 单笔最少积分"),
+        RuleSpec("mall_auto_deliver_days", "7", _whole(1, 90), "积分商城发货后自动确认收货（天）"),
+        RuleSpec("mall_fee_rate", "0.02", _rate, "积分商城手续费率"),
+        RuleSpec("mall_green_bonus_rate", "0.05", _rate, "绿色商品兑换的共享值奖励比例"),
     )
 }
 
