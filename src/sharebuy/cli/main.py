@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from sharebuy.cli import mall as mall_cli
 from sharebuy.cli import market as market_cli
 from sharebuy.cli import members as members_cli
 from sharebuy.cli import platform as platform_cli
@@ -49,6 +50,7 @@ simulate_cli.register(app)
 users_cli.register(app)
 webhooks_cli.register(app)
 market_cli.register(app)
+mall_cli.register(app)
 
 
 def _missing_schema(error: DBAPIError) -> bool:

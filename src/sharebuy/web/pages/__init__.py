@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sharebuy.web.pages import auth, consumer, market, merchant, operator
+from sharebuy.web.pages import auth, consumer, mall, market, merchant, operator
 
 router = APIRouter(include_in_schema=False)
-for part in (auth, consumer, merchant, market, operator):
+for part in (auth, consumer, merchant, market, operator, mall):
     router.include_router(part.router)
