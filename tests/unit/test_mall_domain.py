@@ -49,7 +49,15 @@ def test_bad_region_filters(bad: str) -> None:
 def test_product_fields() -> None:
     assert domain.picture_url("https://img.example.cn/a.jpg") == "https://img.example.cn/a.jpg"
     assert domain.picture_url("") is None
-    for bad in ("http://img.example.cn/a.jpg", "https://", "ftp://x/y", "https://a b.cn/x", "javascript:x"):
+    for bad in (
+        "http://img.example.cn/a.jpg",
+        "https://",
+        "ftp://x/y",
+        "https://a b.cn/x",
+        "javascript:x",
+        "https://[",
+        "https://a.cn/\x01",
+    ):
         assert _code(lambda b=bad: domain.picture_url(b)) == "invalid_picture_url"
     assert domain.quantity("3") == 3
     for bad in (0, -1, 101, "1.5", "", True, "1e2"):

@@ -148,8 +148,18 @@ def picture_url(value: object) -> str | None:
     text = str(value or "").strip()
     if not text:
         return None
-    parts = urlsplit(text)
-    if len(text) > MAX_URL or parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in text):
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # e.g. "https://[" (an unclosed IPv6 literal)
+        parts, host = None, None
+    if (
+        len(text) > MAX_URL
+        or parts is None
+        or parts.scheme != "https"
+        or not host
+        or any(c.isspace() or not c.isprintable() for c in text)
+    ):
         raise InvalidInput(
             "invalid_picture_url",
             f"图片地址须为 https:// 开头的网址，最多 {MAX_URL} 个字符",
