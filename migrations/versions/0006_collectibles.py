@@ -1,7 +1,7 @@
 """digital collectibles: editions with their image, tokens, provenance
 
 Revision ID: 0006_collectibles
-Revises: 0004_tiers
+Revises: 0005_mall
 Create Date: 2026-11-29 04:44:14.951498
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_collectibles"
-down_revision = "0004_tiers"
+down_revision = "0005_mall"
 branch_labels = None
 depends_on = None
 

@@ -30,6 +30,7 @@ from sharebuy.db.schema import metadata
 from sharebuy.events import service as events
 from sharebuy.identity import service as identity
 from sharebuy.kernel.clock import business_day
+from sharebuy.mall import service as mall
 from sharebuy.market import service as market
 from sharebuy.members import service as members
 from sharebuy.rewards import purchase_service, settlement_service
@@ -123,6 +124,7 @@ def prepare(town: Town) -> Ctx:
     prepare_market(ctx)
     prepare_tiers(ctx)
     prepare_collectibles(ctx)
+    prepare_mall(ctx)
     return ctx
 
 
@@ -216,6 +218,25 @@ def prepare_collectibles(ctx: Ctx) -> None:
         ctx.ids[name] = collectibles.redeem(engine, made["id"], ctx.member("A"), actor="test", now=past)[
             "token_id"
         ]
+
+
+def prepare_mall(ctx: Ctx) -> None:
+    """The mall's objects: a product of X and one of Y at 1 point; A's orders at X in each state a
+    row needs.  A holds points from the market's funding; O and S hold none."""
+    engine, x, y, a = ctx.town.engine, ctx.ids["X"], ctx.ids["Y"], ctx.member("A")
+
+    def product(merchant: int) -> int:
+        made = mall.create_product(engine, merchant, title_zh="矩阵商品", price="1", stock=100, actor="test")
+        return int(made["id"])
+
+    ctx.ids.update(product_x=product(x), product_y=product(y))
+
+    def order() -> int:
+        return int(mall.place_order(engine, a, ctx.ids["product_x"], 1, actor="test")["id"])
+
+    ctx.ids.update(mall_view=order(), mall_ship=order(), mall_cancel=order(), mall_merchant_cancel=order())
+    ctx.ids["mall_deliver"] = order()
+    mall.ship(engine, ctx.ids["mall_deliver"], x, actor="test")
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -765,6 +786,79 @@ ROWS: tuple[Row, ...] = (
         path={"token_id": "token_a_gift"},
         body={"to_phone": "13800000001"},
     ),
+    # -- mall: browsing for people, products for their merchant's people, orders for their parties -
+    Row("GET", "/api/v1/mall/products", only(200, *PEOPLE)),
+    Row("GET", "/api/v1/mall/products/{product_id}", only(200, *PEOPLE), path={"product_id": "product_x"}),
+    Row(
+        "POST",
+        "/api/v1/mall/products",
+        only(201, "O", "S"),
+        body=for_x(title_zh="矩阵新品", price="2", stock=5),
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/products/{product_id}/edit",
+        only(200, "O", "S"),
+        path={"product_id": "product_x"},
+        body=for_x(price="1.5"),
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/products/{product_id}/stock",
+        only(200, "O", "S"),
+        path={"product_id": "product_x"},
+        body=for_x(quantity=1),
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/products/{product_id}/green",
+        only(200, "admin"),
+        path={"product_id": "product_x"},
+        body={"green": True},
+    ),
+    # A and B hold points; O and S none (422); P and T are Y's own people (422, self-dealing).
+    Row(
+        "POST",
+        "/api/v1/mall/orders",
+        only(201, "A", "B") | dict.fromkeys(("O", "S", "P", "T"), 422),
+        body=lambda ctx, who: {"product_id": ctx.ids["product_y"], "quantity": 1},
+    ),
+    Row("GET", "/api/v1/mall/orders", only(200, *CONSUMERS)),
+    Row("GET", "/api/v1/mall/orders", only(200, "O", "S"), query={"merchant_id": "X"}),
+    Row(
+        "GET",
+        "/api/v1/mall/orders/{order_id}",
+        only(200, "A", "O", "S", *OPERATORS) | dict.fromkeys(("B", "P", "T"), 404),
+        path={"order_id": "mall_view"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/orders/{order_id}/ship",
+        only(200, "O") | {"S": 409},
+        path={"order_id": "mall_ship"},
+        body=for_x(note="SF 1"),
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/orders/{order_id}/deliver",
+        only(200, "A") | dict.fromkeys(("B", "O", "S", "P", "T"), 404),
+        path={"order_id": "mall_deliver"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/orders/{order_id}/cancel",
+        only(200, "A") | dict.fromkeys(("B", "O", "S", "P", "T"), 404),
+        path={"order_id": "mall_cancel"},
+        body={"reason": "不要了"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/mall/orders/{order_id}/cancel",
+        only(200, "O") | {"S": 409},
+        path={"order_id": "mall_merchant_cancel"},
+        body=for_x(reason="缺货"),
+    ),
+    Row("GET", "/api/v1/mall/overview", only(200, *OPERATORS)),
 )
 
 

@@ -10,6 +10,7 @@ import typer
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from sharebuy.cli import collectibles as collectibles_cli
+from sharebuy.cli import mall as mall_cli
 from sharebuy.cli import market as market_cli
 from sharebuy.cli import members as members_cli
 from sharebuy.cli import platform as platform_cli
@@ -53,6 +54,7 @@ webhooks_cli.register(app)
 market_cli.register(app)
 tiers_cli.register(app)
 collectibles_cli.register(app)
+mall_cli.register(app)
 
 
 def _missing_schema(error: DBAPIError) -> bool:

@@ -37,7 +37,9 @@ MARKET_TOPICS = tuple(
         "returned",
     )
 )
-TOPICS = ("purchase.recorded", "purchase.refunded", "settlement.completed", *MARKET_TOPICS)
+# Each points-mall order transition (mall.domain.TRANSITIONS) is announced as mall.order.<event>.
+MALL_TOPICS = tuple(f"mall.order.{event}" for event in ("placed", "shipped", "delivered", "cancelled"))
+TOPICS = ("purchase.recorded", "purchase.refunded", "settlement.completed", *MARKET_TOPICS, *MALL_TOPICS)
 # Other names under market. stay reserved for the market's later events.
 RESERVED_PREFIXES = ("market.",)
 ALL = "*"

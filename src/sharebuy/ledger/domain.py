@@ -34,9 +34,10 @@ PLATFORM_KINDS: Mapping[str, tuple[str, bool, bool]] = {
     "fees": (PT, False, True),
     "sv_issued": (SV, True, False),  # contra: minus all share value ever minted, net of refunds
     "sv_retired": (SV, False, True),  # share value used up by the daily release
+    "mall_escrow": (PT, False, True),  # points of open mall redemptions, until delivery or refund
 }
 # Points accounts whose sum must equal the total issue (I2).
-POINT_HOLDING_KINDS = ("reserve", "burned", "fees", "available", "escrow", "deposit")
+POINT_HOLDING_KINDS = ("reserve", "burned", "fees", "available", "escrow", "deposit", "mall_escrow")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, func, select
 from sharebuy.collectibles import checks as collectibles_checks
 from sharebuy.ledger.models import accounts, entries, postings
 from sharebuy.ledger.verify import Check, Extra, Report
+from sharebuy.mall import checks as mall_checks
 from sharebuy.market import checks as market_checks
 from sharebuy.rewards.models import settlement_lines, settlements
 from sharebuy.tiers import checks as tiers_checks
@@ -69,4 +70,5 @@ CHECKS: tuple[Extra, ...] = (
     *market_checks.CHECKS,
     *tiers_checks.CHECKS,
     *collectibles_checks.CHECKS,
+    *mall_checks.CHECKS,
 )

@@ -167,6 +167,9 @@ SPECS: dict[str, RuleSpec] = {
         RuleSpec("green_bonus_rate", "0.10", _rate, "绿色商家共享值加成比例"),
         RuleSpec("collectible_points_destination", "burn", _destination, "藏品兑换积分去向"),
         RuleSpec("collectible_hold_days", "180", _days, "藏品转赠前的持有天数"),
+        RuleSpec("mall_auto_deliver_days", "7", _whole(1, 90), "积分商城发货后自动确认收货（天）"),
+        RuleSpec("mall_fee_rate", "0.02", _rate, "积分商城手续费率"),
+        RuleSpec("mall_green_bonus_rate", "0.05", _rate, "绿色商品兑换的共享值奖励比例"),
     )
 }
 

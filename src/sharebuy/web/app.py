@@ -16,10 +16,11 @@ from sharebuy import __version__
 from sharebuy.db import migrate
 from sharebuy.db.engine import make_engine
 from sharebuy.events import service as events
+from sharebuy.mall import service as mall_service
 from sharebuy.market import service as market_service
 from sharebuy.settings import Settings, get_settings
 from sharebuy.web import pages, problems
-from sharebuy.web.api import auth, market, members, platform, purchases, tiers, webhooks
+from sharebuy.web.api import auth, mall, market, members, platform, purchases, tiers, webhooks
 from sharebuy.web.api import collectibles as collectibles_api
 from sharebuy.web.bodylimit import BodyLimit
 from sharebuy.web.observability import RequestContext, configure_logging, metrics_payload
@@ -41,7 +42,7 @@ DESCRIPTION = """
 
 def periodic_jobs() -> list[tuple[float, Callable[[Engine], object]]]:
     """Jobs the scheduler runs every few seconds: webhook deliveries, market timeouts."""
-    return [(5.0, events.run_once), (60.0, market_service.sweep)]
+    return [(5.0, events.run_once), (60.0, market_service.sweep), (60.0, mall_service.sweep)]
 
 
 def create_app(
@@ -88,6 +89,7 @@ def create_app(
         market.router,
         tiers.router,
         collectibles_api.router,
+        mall.router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)  # the HTML pages: /, /login, /wallet, /merchant, /market, /ops

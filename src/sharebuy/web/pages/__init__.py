@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sharebuy.web.pages import auth, consumer, market, merchant, operator
+from sharebuy.web.pages import auth, consumer, mall, market, merchant, operator
 from sharebuy.web.pages import collectibles as collectibles_pages
 from sharebuy.web.pages import tiers as tier_pages
 
 router = APIRouter(include_in_schema=False)
-for part in (auth, consumer, merchant, market, operator):
+for part in (auth, consumer, merchant, market, operator, mall):
     router.include_router(part.router)
 router.include_router(tier_pages.router)
 router.include_router(collectibles_pages.router)

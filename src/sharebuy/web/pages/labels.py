@@ -20,6 +20,12 @@ LABELS: dict[str, dict[str, str]] = {
         "completed": N_("Completed"),
         "cancelled": N_("Cancelled"),
     },
+    "mall_order_status": {
+        "placed": N_("Awaiting shipping"),
+        "shipped": N_("Shipped"),
+        "delivered": N_("Delivered"),
+        "cancelled": N_("Cancelled"),
+    },
     "listing_status": {
         "active": N_("On sale"),
         "paused": N_("Paused"),
