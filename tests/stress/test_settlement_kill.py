@@ -1,7 +1,7 @@
 """A settlement killed at random points and run again releases each day's airdrop exactly once.
 
 The operator CLI settles a few days of many holders in small chunks (tests/stress/settle_child.py);
-it is SIGKILLed again and again, after a random delay or just before or after a random commit,
+it is SIGKILLed again and again, at a random moment once it has made progress, or just before or after a random commit,
 and every crash leaves a state `verify` accepts.  Then it runs to completion: each day is
 completed once, the journal released A_D for it (I4) and the reserve fell by exactly Σ A_D.
 A further run changes nothing.  On SQLite and on the private PostgreSQL cluster.
@@ -42,7 +42,6 @@ DAYS = 3
 CHUNK = 6  # 20 chunks a day
 KILLS = int(os.environ.get("STRESS_SETTLEMENT_KILLS", "6"))
 PAUSE = 0.1  # seconds after each posted chunk, in the children killed after a delay
-STARTUP_SECONDS = 3.0  # the CLI's start-up; grown when a kill lands before any progress
 CHILD = Path(__file__).with_name("settle_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,6 +111,22 @@ def _reserve(engine: Engine) -> int:
         return int(ledger.balances(conn, "platform")["reserve"])
 
 
+def _kill_after_progress(
+    child: subprocess.Popen[bytes], engine: Engine, before: list[str], rng: random.Random, left: int
+) -> None:
+    """SIGKILL the child a random moment after its first commit shows in the database.
+
+    Waiting for progress rather than for a fixed start-up time keeps the kill inside the posting
+    on a slow or a fast machine alike; the crashes before the first commit are the self-kills'.
+    """
+    deadline = time.monotonic() + 120
+    while _state(engine) == before and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # Each remaining commit takes at least PAUSE, so half of that budget ends before the work does.
+    time.sleep(rng.uniform(0, 0.5 * PAUSE * left))
+    child.send_signal(signal.SIGKILL)
+
+
 def _verified(engine: Engine) -> None:
     report = platform_service.verify_platform(engine)
     assert report.ok, [c for c in report.checks if not c.ok]
@@ -132,17 +147,15 @@ def test_killed_settlement_releases_each_day_once(
         first, last = _build(engine)
         reserve_before = _reserve(engine)
         crashes: list[dict[str, object]] = []
-        startup = STARTUP_SECONDS
         for n in range(KILLS):
             left = _remaining_commits(engine)
             before = _state(engine)
             if left == 0:
                 break
             if n % 2 == 0:
-                # Killed from outside after a random delay (start-up included, as in life).
+                # Killed from outside at a random moment of the posting.
                 child = _child(url, last, {"STRESS_CHUNK_PAUSE": str(PAUSE)})
-                time.sleep(rng.uniform(0.7 * startup, startup + PAUSE * left))
-                child.send_signal(signal.SIGKILL)
+                _kill_after_progress(child, engine, before, rng, left)
                 how = "delay"
             else:
                 # Killing itself just before or after one of the commits still to come.
@@ -152,8 +165,6 @@ def test_killed_settlement_releases_each_day_once(
                 how = f"{when} commit {at}"
             code = child.wait(timeout=120)
             crashes.append({"how": how, "exit": code, "left": _state(engine)})
-            if how == "delay" and crashes[-1]["left"] == before:
-                startup *= 2  # killed while still starting: a busy machine starts slower
             _verified(engine)  # every crash leaves a state verify accepts
         assert sum(1 for c in crashes if c["exit"] == -signal.SIGKILL) >= KILLS // 2, crashes
         done = _child(url, last, {})
