@@ -5,7 +5,9 @@ principal as staff are added and removed."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -426,18 +428,26 @@ def test_totp_set_up_sign_in_and_disable(engine: Engine) -> None:
     identity.confirm_totp(engine, user_id, _code_at(secret, T0), now=T0)
     assert _refused(Conflict, lambda: identity.begin_totp(engine, user_id)) == "totp_already_enabled"
 
-    def sign_in(code: str | None) -> identity.Tokens:
-        return identity.sign_in(engine, login="alice", password=PASSWORD, totp_code=code, now=T0)
+    def sign_in(code: str | None, at: datetime = T0) -> identity.Tokens:
+        return identity.sign_in(engine, login="alice", password=PASSWORD, totp_code=code, now=at)
 
     assert _refused(Unauthenticated, lambda: sign_in(None)) == "totp_required"
     assert _refused(Unauthenticated, lambda: sign_in(wrong)) == "totp_invalid"
     assert _user_row(engine, "alice")["failed_attempts"] == 1  # a wrong code counts as a failure
-    sign_in(_code_at(secret, T0 - timedelta(seconds=30)))
+    # The confirming code is used up: it opens no session, in its own step or the next.
+    assert _refused(Unauthenticated, lambda: sign_in(_code_at(secret, T0))) == "totp_replayed"
+    later = T0 + timedelta(seconds=60)
+    sign_in(_code_at(secret, later - timedelta(seconds=30)), at=later)  # one step of drift
+    # Each code once (RFC 6238 §5.2): replayed, or older than the last one used, it is refused.
+    replay = _code_at(secret, later - timedelta(seconds=30))
+    assert _refused(Unauthenticated, lambda: sign_in(replay, at=later)) == "totp_replayed"
     session = lambda code: identity.open_session(  # noqa: E731
-        engine, login="alice", password=PASSWORD, totp_code=code, now=T0
+        engine, login="alice", password=PASSWORD, totp_code=code, now=later
     )
     assert _refused(Unauthenticated, lambda: session(None)) == "totp_required"
-    session(_code_at(secret, T0))
+    session(_code_at(secret, later))
+    assert _refused(Unauthenticated, lambda: session(_code_at(secret, later))) == "totp_replayed"
+    assert _user_row(engine, "alice")["totp_last_step"] == int(later.timestamp()) // 30
 
     assert (
         _refused(InvalidInput, lambda: identity.disable_totp(engine, user_id, wrong, now=T0))
@@ -453,6 +463,27 @@ def test_totp_set_up_sign_in_and_disable(engine: Engine) -> None:
         _refused(Refused, lambda: identity.confirm_totp(engine, user_id, "123456", now=T0))
         == "totp_not_started"
     )
+
+
+def test_one_code_racing_twice_opens_one_session(engine: Engine) -> None:
+    user_id = identity.create_operator(engine, login="bob", password=PASSWORD, role="admin")["id"]
+    secret = identity.begin_totp(engine, user_id)["secret"]
+    identity.confirm_totp(engine, user_id, _code_at(secret, T0), now=T0)
+    later = T0 + timedelta(seconds=90)
+    code = _code_at(secret, later)
+    barrier = threading.Barrier(4)
+
+    def attempt() -> str:
+        barrier.wait()
+        try:
+            identity.sign_in(engine, login="bob", password=PASSWORD, totp_code=code, now=later)
+        except Unauthenticated as error:
+            return error.code
+        return "signed_in"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: attempt(), range(4)))
+    assert outcomes == ["signed_in", "totp_replayed", "totp_replayed", "totp_replayed"]
 
 
 def test_consumers_may_use_totp_too(engine: Engine) -> None:

@@ -185,6 +185,16 @@ def test_totp_accepts_one_step_either_side_and_nothing_further() -> None:
         assert not domain.verify_totp(secret, bad, moment)
 
 
+def test_totp_step_names_the_step_the_code_belongs_to() -> None:
+    secret = base64.b32encode(_SEEDS["sha1"]).decode()
+    key = domain.totp_key(secret)
+    moment = datetime.fromtimestamp(1111111111, UTC)
+    for drift in (-30, 0, 30):
+        code = domain.totp(key, 1111111111 + drift)
+        assert domain.totp_step(secret, code, moment) == (1111111111 + drift) // 30
+    assert domain.totp_step(secret, domain.totp(key, 1111111111 + 90), moment) is None
+
+
 def test_new_totp_secret_and_its_uri() -> None:
     secret = domain.new_totp_secret()
     assert len(domain.totp_key(secret)) == 20 and "=" not in secret

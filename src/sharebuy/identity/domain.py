@@ -282,18 +282,25 @@ def totp(
     return hotp(key, unix_time // step, digits, algorithm)
 
 
-def verify_totp(secret: str, code: str | None, now: datetime, window: int = TOTP_WINDOW) -> bool:
-    """Whether `code` is the 6-digit code of the step `now` falls in, or of one step either side."""
+def totp_step(secret: str, code: str | None, now: datetime, window: int = TOTP_WINDOW) -> int | None:
+    """The time step whose 6-digit code `code` is (the step `now` falls in, or one either side),
+    or None.  The step lets the caller accept each code once (RFC 6238 §5.2: no replay)."""
     given = "".join(str(code or "").split())
     if len(given) != TOTP_DIGITS or not given.isascii() or not given.isdigit():
-        return False
+        return None
     key = totp_key(secret)
     counter = int(now.timestamp()) // TOTP_STEP
-    matched = False
+    matched: int | None = None
     for drift in range(-window, window + 1):
         # Every candidate is compared, in constant time, so timing does not tell which matched.
-        matched |= hmac.compare_digest(hotp(key, counter + drift), given)
+        if hmac.compare_digest(hotp(key, counter + drift), given):
+            matched = counter + drift
     return matched
+
+
+def verify_totp(secret: str, code: str | None, now: datetime, window: int = TOTP_WINDOW) -> bool:
+    """Whether `code` is the 6-digit code of the step `now` falls in, or of one step either side."""
+    return totp_step(secret, code, now, window) is not None
 
 
 def otpauth_uri(secret: str, account: str, issuer: str = "Sharebuy") -> str:

@@ -3,7 +3,7 @@ tokens, session tokens and API keys as SHA-256 digests of high-entropy random va
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
 
 from sharebuy.db.base import IdType, metadata
 
@@ -18,6 +18,8 @@ users = Table(
     Column("password_hash", String(256), nullable=False),
     Column("totp_secret", String(64), nullable=True),
     Column("totp_enabled", Boolean, nullable=False, server_default="0"),
+    # The time step of the last TOTP code accepted: a code is good once, never replayed.
+    Column("totp_last_step", BigInteger, nullable=True),
     Column("failed_attempts", Integer, nullable=False, server_default="0"),
     Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("disabled", Boolean, nullable=False, server_default="0"),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, literal, select, union_all, update
+from sqlalchemy import Connection, insert, literal, or_, select, union_all, update
 
 from sharebuy.identity.models import api_keys, refresh_tokens, users, web_sessions
 from sharebuy.members.models import merchant_staff, merchants
@@ -70,6 +70,16 @@ def insert_user(
 
 def update_user(conn: Connection, user_id: int, **values: Any) -> int:
     return conn.execute(update(users).where(users.c.id == user_id).values(**values)).rowcount
+
+
+def claim_totp_step(conn: Connection, user_id: int, step: int) -> bool:
+    """Record `step` as the last TOTP step used, if it is later than the one recorded: one
+    conditional update, so two sign-ins racing with the same code cannot both claim it."""
+    later = or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step)
+    claimed = conn.execute(
+        update(users).where(users.c.id == user_id, later).values(totp_last_step=step)
+    ).rowcount
+    return bool(claimed)
 
 
 def count_failure(conn: Connection, user_id: int) -> int:

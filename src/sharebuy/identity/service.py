@@ -253,8 +253,9 @@ def _fail(engine: Engine, user_id: int, moment: datetime, error: Unauthenticated
 
 def _check_credentials(
     engine: Engine, login: str, password: str, totp_code: str | None, moment: datetime
-) -> tuple[Row, str | None]:
-    """The user these credentials prove, and a fresh hash if the stored one is outdated."""
+) -> tuple[Row, str | None, int | None]:
+    """The user these credentials prove, a fresh hash if the stored one is outdated, and the
+    TOTP step of the code given (claimed when the sign-in is recorded)."""
     if len(password) > domain.PASSWORD_MAX:  # no such password was ever accepted
         raise _invalid_credentials()
     with reading(engine) as conn:
@@ -270,10 +271,12 @@ def _check_credentials(
     # Only someone who knows the password learns that the account is disabled.
     if user["disabled"]:
         raise _disabled()
+    step = None
     if user["totp_enabled"]:
         if not totp_code:
             raise Unauthenticated("totp_required", "请输入两步验证码", "enter your TOTP code")
-        if not domain.verify_totp(user["totp_secret"], totp_code, moment):
+        step = domain.totp_step(user["totp_secret"], totp_code, moment)
+        if step is None:
             _fail(
                 engine,
                 int(user["id"]),
@@ -281,11 +284,18 @@ def _check_credentials(
                 Unauthenticated("totp_invalid", "两步验证码错误", "wrong TOTP code"),
             )
     rehash = _hash(password) if _HASHER.check_needs_rehash(user["password_hash"]) else None
-    return user, rehash
+    return user, rehash, step
 
 
-def _signed_in(conn: Connection, user_id: int, moment: datetime, rehash: str | None) -> Row:
+def _signed_in(conn: Connection, user_id: int, moment: datetime, rehash: str | None, step: int | None) -> Row:
     """Reset the failure count and note the sign-in; the row re-read here decides the role."""
+    if step is not None and not repository.claim_totp_step(conn, user_id, step):
+        # Someone who watched the code being typed cannot sign in with it in the same 90 s.
+        raise Unauthenticated(
+            "totp_replayed",
+            "该验证码已使用过，请等待下一个验证码",
+            "this code was already used: wait for the next one",
+        )
     values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_sign_in_at": moment}
     if rehash is not None:
         values["password_hash"] = rehash
@@ -323,10 +333,10 @@ def sign_in(
     engine: Engine, *, login: str, password: str, totp_code: str | None = None, now: datetime | None = None
 ) -> Tokens:
     moment = _now(now)
-    found, rehash = _check_credentials(engine, login, password, totp_code, moment)
+    found, rehash, step = _check_credentials(engine, login, password, totp_code, moment)
 
     def work(uow: UnitOfWork) -> Tokens:
-        user = _signed_in(uow.c, int(found["id"]), moment, rehash)
+        user = _signed_in(uow.c, int(found["id"]), moment, rehash, step)
         tokens = _issue_tokens(uow.c, user, moment, domain.new_id())
         uow.commit()
         return tokens
@@ -405,13 +415,13 @@ def open_session(
     engine: Engine, *, login: str, password: str, totp_code: str | None = None, now: datetime | None = None
 ) -> Session:
     moment = _now(now)
-    found, rehash = _check_credentials(engine, login, password, totp_code, moment)
+    found, rehash, step = _check_credentials(engine, login, password, totp_code, moment)
     session = Session(
         domain.new_token(), domain.new_token(), moment + timedelta(hours=get_settings().session_hours)
     )
 
     def work(uow: UnitOfWork) -> Session:
-        user = _signed_in(uow.c, int(found["id"]), moment, rehash)
+        user = _signed_in(uow.c, int(found["id"]), moment, rehash, step)
         repository.insert_session(
             uow.c,
             user_id=int(user["id"]),
@@ -581,9 +591,11 @@ def confirm_totp(engine: Engine, user_id: int, code: str, now: datetime | None =
             raise Conflict("totp_already_enabled", "两步验证已启用", "TOTP is already enabled")
         if not user["totp_secret"]:
             raise Refused("totp_not_started", "请先开始设置两步验证", "start the TOTP set-up first")
-        if not domain.verify_totp(user["totp_secret"], code, moment):
+        step = domain.totp_step(user["totp_secret"], code, moment)
+        if step is None:
             raise _totp_invalid()
-        repository.update_user(uow.c, user_id, totp_enabled=True)
+        # The confirming code counts as used: it cannot then open a session as well.
+        repository.update_user(uow.c, user_id, totp_enabled=True, totp_last_step=step)
         uow.commit()
 
     transaction(engine, work)
@@ -598,7 +610,7 @@ def disable_totp(engine: Engine, user_id: int, code: str, now: datetime | None =
             raise Refused("totp_not_enabled", "两步验证未启用", "TOTP is not enabled")
         if not domain.verify_totp(user["totp_secret"], code, moment):
             raise _totp_invalid()
-        repository.update_user(uow.c, user_id, totp_enabled=False, totp_secret=None)
+        repository.update_user(uow.c, user_id, totp_enabled=False, totp_secret=None, totp_last_step=None)
         uow.commit()
 
     transaction(engine, work)

@@ -26,6 +26,7 @@ SIGN_IN_FIELDS = {
     "invalid_credentials": "password",
     "totp_required": "totp_code",
     "totp_invalid": "totp_code",
+    "totp_replayed": "totp_code",
     "account_disabled": "_form",
     "account_locked": "_form",
     "too_many_attempts": "_form",
@@ -86,7 +87,7 @@ def sign_in(request: Request, page: PageDep, form: FormDep) -> Response:
         )
     except SharebuyError as error:
         values = form.echo()
-        if error.code in ("totp_required", "totp_invalid"):
+        if error.code in ("totp_required", "totp_invalid", "totp_replayed"):
             values["need_totp"] = "1"
         return page.render(
             "auth/login.html",
