@@ -40,6 +40,8 @@ consumers = Table(
     Column("id_number", String(32), nullable=True),
     Column("real_name_verified_at", DateTime(timezone=True), nullable=True),
 )
+# One identity number, one account (NULLs are distinct: consumers without a real name are many).
+Index("ux_consumers_id_number", consumers.c.id_number, unique=True)
 
 merchants = Table(
     "merchants",

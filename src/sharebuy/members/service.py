@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sharebuy.db.uow import UnitOfWork, transaction
+from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.amounts import Points
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput, NotFound, Refused
@@ -47,21 +47,42 @@ def add_consumer(
     id_number: str | None = None,
     now: datetime | None = None,
 ) -> int:
+    """Register a consumer; an operator may record the real name at once (both fields or none),
+    under the same rules as the holder recording it later."""
     number = domain.normalise_phone(phone)
     display = domain.clean_name(name, "姓名", "name", required=False)
+    moment = _now(now)
+    identity = _real_name_given(real_name, id_number, moment)
 
     def work(uow: UnitOfWork) -> int:
-        member_id = create_consumer(
-            uow.c, phone=number, name=display, real_name=real_name, id_number=id_number, now=now
-        )
+        member_id = create_consumer(uow.c, phone=number, name=display, now=moment)
+        if identity is not None:
+            _record_real_name(uow.c, member_id, *identity, moment)
         uow.commit()
         return member_id
 
     try:
         return transaction(engine, work)
     except IntegrityError:
-        # Two registrations of one phone at once: the unique index let only one through.
+        # Two registrations of one phone (or one identity number) at once: a unique index let
+        # only one through.
+        if identity is not None and _id_number_holder(engine, identity[1]) is not None:
+            raise id_number_taken() from None
         raise phone_taken(number) from None
+
+
+def _real_name_given(
+    real_name: str | None, id_number: str | None, moment: datetime
+) -> tuple[str, str] | None:
+    if real_name is None and id_number is None:
+        return None
+    if not real_name or not id_number:
+        raise InvalidInput(
+            "real_name_incomplete",
+            "实名登记需要同时填写姓名和身份证号码",
+            "a real name needs both the name and the identity number",
+        )
+    return domain.clean_real_name(real_name), domain.validate_id_number(id_number, business_day(moment))
 
 
 def create_consumer(
@@ -69,8 +90,6 @@ def create_consumer(
     *,
     phone: str,
     name: str = "",
-    real_name: str | None = None,
-    id_number: str | None = None,
     now: datetime | None = None,
 ) -> int:
     """Register a consumer on the caller's connection; the caller's unit of work commits, so a
@@ -81,10 +100,7 @@ def create_consumer(
     if repository.consumer_by_phone(conn, number) is not None:
         raise phone_taken(number)
     member_id = _insert_member(conn, "consumer", display, now)
-    conn.execute(
-        insert(consumers),
-        {"member_id": member_id, "phone": number, "real_name": real_name, "id_number": id_number},
-    )
+    conn.execute(insert(consumers), {"member_id": member_id, "phone": number})
     ledger.open_member_accounts(conn, member_id)
     return member_id
 
@@ -127,34 +143,8 @@ def set_real_name(
 
     def work(uow: UnitOfWork) -> dict[str, object]:
         repository.consumer(uow.c, consumer_id)
-        row = uow.c.execute(select(consumers).where(consumers.c.member_id == consumer_id)).mappings().one()
-        if row["real_name_verified_at"] is not None:
-            if (row["real_name"], row["id_number"]) != (name, number):
-                raise Conflict(
-                    "real_name_already_set",
-                    "实名信息已登记，不能自行修改，请联系客服",
-                    "the real name is already on record and cannot be changed by its holder",
-                )
-            verified_at = row["real_name_verified_at"]
-        else:
-            taken = uow.c.execute(
-                select(consumers.c.member_id).where(
-                    consumers.c.id_number == number, consumers.c.member_id != consumer_id
-                )
-            ).first()
-            if taken is not None:
-                raise Conflict(
-                    "id_number_taken",
-                    "该身份证号码已被另一账户实名登记",
-                    "this identity number is already registered to another account",
-                )
-            uow.c.execute(
-                update(consumers)
-                .where(consumers.c.member_id == consumer_id)
-                .values(real_name=name, id_number=number, real_name_verified_at=moment)
-            )
-            verified_at = moment
-            uow.commit()
+        verified_at = _record_real_name(uow.c, consumer_id, name, number, moment)
+        uow.commit()
         return {
             "id": consumer_id,
             "real_name": name,
@@ -162,7 +152,51 @@ def set_real_name(
             "verified_at": verified_at,
         }
 
-    return transaction(engine, work)
+    try:
+        return transaction(engine, work)
+    except IntegrityError:
+        # Two accounts claiming one number at once: the unique index let only one through.
+        raise id_number_taken() from None
+
+
+def _record_real_name(conn: Connection, consumer_id: int, name: str, number: str, moment: datetime) -> Any:
+    """Record the checked details once; answers when they were recorded."""
+    row = conn.execute(select(consumers).where(consumers.c.member_id == consumer_id)).mappings().one()
+    if row["real_name_verified_at"] is not None:
+        if (row["real_name"], row["id_number"]) != (name, number):
+            raise Conflict(
+                "real_name_already_set",
+                "实名信息已登记，不能自行修改，请联系客服",
+                "the real name is already on record and cannot be changed by its holder",
+            )
+        return row["real_name_verified_at"]
+    holder = _holder_of(conn, number)
+    if holder is not None and holder != consumer_id:
+        raise id_number_taken()
+    conn.execute(
+        update(consumers)
+        .where(consumers.c.member_id == consumer_id)
+        .values(real_name=name, id_number=number, real_name_verified_at=moment)
+    )
+    return moment
+
+
+def _holder_of(conn: Connection, number: str) -> int | None:
+    found = conn.execute(select(consumers.c.member_id).where(consumers.c.id_number == number)).first()
+    return None if found is None else int(found[0])
+
+
+def _id_number_holder(engine: Engine, number: str) -> int | None:
+    with reading(engine) as conn:
+        return _holder_of(conn, number)
+
+
+def id_number_taken() -> Conflict:
+    return Conflict(
+        "id_number_taken",
+        "该身份证号码已被另一账户实名登记",
+        "this identity number is already registered to another account",
+    )
 
 
 # -- merchants ---------------------------------------------------------------------------
