@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from sharebuy.db.uow import UnitOfWork, transaction
 from sharebuy.kernel.amounts import Points, ShareValue
-from sharebuy.kernel.errors import Refused
+from sharebuy.kernel.errors import NotFound, Refused
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, Leg
 from sharebuy.rewards import settlement_service
@@ -140,6 +140,32 @@ def test_a_period_is_paid_once(engine: Engine) -> None:
     with pytest.raises(Refused) as caught:
         dividends.run_period(engine, START.strftime("%Y-%m"))  # the month overlaps the paid day
     assert caught.value.code in ("period_overlaps", "period_not_settled")
+    world.assert_verified()
+
+
+def test_a_crash_after_completing_the_day_is_followed_up_by_the_next_run(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = daily_world(engine)
+    c0 = world.consumers[0]
+    fund_fees(engine, "100")
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt  # the process dies once the day is complete, before tiers
+
+    monkeypatch.setattr(settlement_service.dividends, "after_settlement", crash)
+    with pytest.raises(KeyboardInterrupt):
+        settle(engine)
+    monkeypatch.undo()
+    assert tiers.member_tier(engine, c0)["tier"] is None
+    with pytest.raises(NotFound) as unpaid:
+        dividends.report(engine, START.isoformat())
+    assert unpaid.value.code == "dividend_period_not_found"
+    settle(engine)  # the same day again: answered as settled, and its follow-up done
+    assert tiers.member_tier(engine, c0)["tier"]["code"] == "gold"
+    assert dividends.report(engine, START.isoformat()).pool == Points.parse("23.5")
+    settle(engine)  # once more: nothing paid twice
+    assert fees(engine) == Points.parse("76.5")
     world.assert_verified()
 
 

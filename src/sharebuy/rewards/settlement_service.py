@@ -119,11 +119,14 @@ def settle(
             )
         completed = _last_completed(uow.c)
     if completed is not None and target <= completed:
+        _follow_up(engine, completed)
         return [replace_replayed(report(engine, target))]
     with _settlement_lock(engine):
         # Read again under the lock: another server may have settled while we waited for it.
         with UnitOfWork(engine, readonly=True) as uow:
             completed = _last_completed(uow.c)
+        if completed is not None:
+            _follow_up(engine, completed)
         if completed is not None and target <= completed:
             return [replace_replayed(report(engine, target))]
         reports = []
@@ -134,6 +137,13 @@ def settle(
         # Still under the settlement lock, so two servers never race to create the same month.
         partitions.ensure_ahead(engine, today)
     return reports
+
+
+def _follow_up(engine: Engine, completed: date) -> None:
+    """Finish what follows the last completed day (tiers, a closing dividend period) in case a
+    crash came between completing the day and that step: both are idempotent, so doing it again
+    after a clean run changes nothing, and the next day is never settled without it."""
+    dividends.after_settlement(engine, completed)
 
 
 def replace_replayed(found: SettlementReport) -> SettlementReport:
