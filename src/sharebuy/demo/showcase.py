@@ -181,7 +181,7 @@ def stock_mall(engine: Engine, shops: list[int], consumers: list[int], now: date
     """The products on the shelves and a few orders, each taken as far as its story goes."""
     product_ids = []
     for shop, title_zh, title_en, text_zh, text_en, price, stock, region, is_green in PRODUCTS:
-        product = mall.create_product(
+        listed = mall.create_product(
             engine,
             shops[shop],
             title_zh=title_zh,
@@ -194,16 +194,16 @@ def stock_mall(engine: Engine, shops: list[int], consumers: list[int], now: date
             actor=ACTOR,
             now=now - timedelta(hours=3),
         )
-        product_ids.append(int(product["id"]))
+        product_ids.append(int(listed["id"]))
         if is_green:
             mall.certify_green(engine, product_ids[-1], True, actor=ACTOR, now=now - timedelta(hours=3))
     order_ids = []
-    for n, (buyer, product, quantity, state) in enumerate(ORDERS):
-        merchant_id = shops[PRODUCTS[product][0]]
+    for n, (buyer, item, quantity, state) in enumerate(ORDERS):
+        merchant_id = shops[PRODUCTS[item][0]]
         order = mall.place_order(
             engine,
             consumers[buyer],
-            product_ids[product],
+            product_ids[item],
             quantity,
             actor=ACTOR,
             now=now - timedelta(hours=2),
