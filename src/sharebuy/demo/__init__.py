@@ -70,6 +70,29 @@ PURCHASES = [
     (6, 2, 4, "326.00"),
 ]
 DEMO_DAYS = 7
+# (login, pages, what is there): printed with the sign-ins so a first visitor knows where to go.
+WHERE_TO_LOOK = [
+    (
+        "13800000003",
+        "/wallet /mall/orders /collectibles/my",
+        "钻石会员、分红、已收货的商城订单、一枚数字藏品 · Diamond tier, a dividend, a delivered order, a token",
+    ),
+    (
+        "13800000004",
+        "/mall /mall/orders /collectibles",
+        "待确认收货的订单、已实名可兑换藏品 · a shipped order to confirm; real name set, may redeem",
+    ),
+    (
+        "13800000006",
+        "/merchant /mall/shop",
+        "绿色商家天河绿源生鲜：商品与订单 · the green shop in Guangzhou: products, orders",
+    ),
+    (
+        "admin",
+        "/ops/tiers /ops/dividends /ops/green /ops/mall /ops/collectibles",
+        "会员等级、分红报告、绿色商家、商城与藏品概览 · tiers, dividend report, green shops, mall, collectibles",
+    ),
+]
 
 
 def load(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
