@@ -117,6 +117,14 @@ def _print_accounts(saved: dict[str, Any] | None) -> None:
     if pos:
         console.print(f"收银机密钥 · POS key of merchant {pos['merchant_id']}: {pos['key']}")
     console.print("API 文档 · API docs: http://127.0.0.1:8000/docs")
+    from sharebuy.demo import WHERE_TO_LOOK
+
+    guide = Table(title="看看这里 · where to look (http://127.0.0.1:8000)")
+    for column in ("登录名 login", "页面 pages", "内容 what you find"):
+        guide.add_column(column, overflow="fold")
+    for login, pages, what in WHERE_TO_LOOK:
+        guide.add_row(login, pages, what)
+    console.print(guide)
 
 
 def demo_accounts_path() -> str:

@@ -36,7 +36,13 @@ GREEN_FIELDS = {"merchant_not_found": "merchant_id", "note_too_long": "note"}
 def member_card(page: Page, member_id: int) -> dict[str, Any]:
     """A member's tier, basis, next tier, history and dividends, for the wallet and the console."""
     found = tiers.member_tier(page.engine, member_id, history_limit=10)
-    return plain({**found, "dividends": dividends.member_dividends(page.engine, member_id, limit=6)})
+    # The history names tiers by code; a member reads their names, in the page's language.
+    names = {
+        t["code"]: t["name_zh"] if page.lang == "zh" else t["name_en"] for t in tiers.list_tiers(page.engine)
+    }
+    return plain(
+        {**found, "names": names, "dividends": dividends.member_dividends(page.engine, member_id, limit=6)}
+    )
 
 
 # -- the ladder -----------------------------------------------------------------------------------
