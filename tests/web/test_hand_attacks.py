@@ -127,3 +127,15 @@ def test_an_unexpected_error_is_logged_with_the_request_id_it_answers(
     errors = [json.loads(line) for line in lines if '"unhandled error"' in line]
     assert len(errors) == 1 and errors[0]["request_id"] == quoted
     assert "a fault no request should see" in errors[0]["error"]
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"consumer_id": 1,', b"{'amount': '1.00'}", b'{"amount": "1.00",}', b"\xef\xbb\xbf{"]
+)
+def test_a_body_that_is_not_json_cannot_be_parsed(town: Town, body: bytes) -> None:
+    """JSON cut short answered 422 "the request is not valid: 17", the character offset standing
+    for a field; it is the 400 the document promises for a body that cannot be parsed."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "not-json"}
+    answer = town.call("posX", "POST", "/purchases", content=body, headers=headers)
+    _problem(answer, 400, "malformed_request")
+    assert town.call("posX", "GET", "/purchases").json()["items"] == []

@@ -101,6 +101,11 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
         }
         for e in error.errors()
     ]
+    if errors and all(e["type"] == "json_invalid" for e in errors):
+        # Not JSON at all (cut short, a stray comma): the body cannot be parsed, as the document
+        # says, rather than "field 17 is not valid" with the character offset for a field name.
+        code, zh, en = _HTTP_MESSAGES[400]
+        return problem(request, 400, code, zh, en)
     fields = ", ".join(".".join(e["loc"][1:]) or e["loc"][0] for e in errors if e["loc"]) or "?"
     return problem(
         request,
