@@ -14,6 +14,7 @@ from argon2 import PasswordHasher, Type
 from sharebuy.identity import service as identity
 from sharebuy.kernel.clock import business_day
 from sharebuy.web.observability import JsonFormatter
+from tests.integration.collectibles_world import png
 from tests.integration.market_world import fund
 from tests.web.conftest import Town
 from tests.web.test_market_api import post, ready
@@ -139,3 +140,27 @@ def test_a_body_that_is_not_json_cannot_be_parsed(town: Town, body: bytes) -> No
     answer = town.call("posX", "POST", "/purchases", content=body, headers=headers)
     _problem(answer, 400, "malformed_request")
     assert town.call("posX", "GET", "/purchases").json()["items"] == []
+
+
+def test_metadata_links_follow_the_public_address_not_the_host_header(town: Town) -> None:
+    """A client's own Host header went into the image link of the public ERC-721 metadata
+    ("http://evil.example/..."); with SHAREBUY_PUBLIC_URL set, the links name that address."""
+    now = datetime.now(UTC)
+    form = {"title_zh": "南城夜色", "description_zh": "凭积分兑换", "supply": "3", "price": "1",
+            "opens_at": (now - timedelta(hours=1)).isoformat(),
+            "closes_at": (now + timedelta(days=1)).isoformat()}  # fmt: skip
+    made = town.call(
+        "admin", "POST", "/collectibles/editions", data=form, files={"image": ("x.png", png(), "image/png")}
+    )
+    assert made.status_code == 201, made.text
+    path = f"/collectibles/editions/{made.json()['id']}/metadata"
+    image = f"/api/v1/collectibles/editions/{made.json()['id']}/image"
+    settings = town.client.app.state.settings  # type: ignore[attr-defined]
+    assert settings.public_url == ""  # unset: the request's own address, as before
+    assert town.call("anonymous", "GET", path).json()["image"] == "http://testserver" + image
+    settings.public_url = "https://sharebuy.example.cn"
+    try:
+        forged = town.call("anonymous", "GET", path, headers={"Host": "evil.example"})
+    finally:
+        settings.public_url = ""
+    assert forged.json()["image"] == "https://sharebuy.example.cn" + image
