@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     sign_in_max_failures: int = 5
     sign_in_lockout_minutes: int = 15
     sign_in_rate_per_minute: int = 20
+    # The address clients reach the servers at (https://sharebuy.example.cn): public links, such
+    # as the image in collectibles' metadata, use it rather than the request's Host header,
+    # which any client chooses. Unset, the request's own address is used.
+    public_url: str = ""
     log_json: bool = True
     # Run the daily release and periodic jobs in this server process (`serve --scheduler`).
     scheduler: bool = False

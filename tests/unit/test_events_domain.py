@@ -173,6 +173,35 @@ def test_production_wants_https_to_a_public_host(url: str) -> None:
     assert domain.validate_url("https://shop.example.com/hooks", production=True)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2130706433",  # 127.0.0.1 as one decimal number
+        "0x7f.0.0.1",  # hexadecimal part
+        "0177.0.0.1",  # octal part
+        "017700000001",  # octal, whole
+        "127.1",  # short form
+        "10.1",  # 10.0.0.1, private
+        "0",  # 0.0.0.0
+        "localhost.",  # the root label
+        "LOCALHOST.",
+        "api.localhost.",
+    ],
+)
+def test_other_spellings_of_an_inside_address_are_refused_in_production(host: str) -> None:
+    """The C resolver reads these as loopback or private addresses, though `ipaddress` does not:
+    the check at registration must read them as a connection would."""
+    with pytest.raises(InvalidInput) as caught:
+        domain.validate_url(f"https://{host}/hooks", production=True)
+    assert caught.value.code == "invalid_webhook_url"
+    assert domain.validate_url(f"https://{host}/hooks", production=False)
+
+
+@pytest.mark.parametrize("host", ["134744072", "8.8.8.8", "1.2.3.4.5", "0x", "123abc.example"])
+def test_numbers_that_are_public_or_names_pass_to_the_delivery_check(host: str) -> None:
+    assert domain.validate_url(f"https://{host}/hooks", production=True)
+
+
 def test_body_is_compact_json_with_the_event_fields() -> None:
     created = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)
     raw = domain.body(7, "purchase.recorded", created, {"amount": "100.00", "名称": "店"})

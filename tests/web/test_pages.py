@@ -189,6 +189,41 @@ def test_no_dead_links(world: dict[str, Any], who: str) -> None:
     assert len(seen) > 5
 
 
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("who", ["13800000001", "13800000002", "boss"])
+def test_pages_allow_scripts_from_files_only(world: dict[str, Any], who: str) -> None:
+    """Every page, error pages and the sign-in redirect included, forbids inline script by its
+    Content-Security-Policy, and no page needs any: text that slipped past escaping cannot run."""
+    from sharebuy.web.pages.common import PAGE_CSP
+
+    assert "script-src 'self';" in PAGE_CSP and "frame-ancestors 'none'" in PAGE_CSP
+    person = Browser(world["app"])
+    assert person.get("/login").headers["content-security-policy"] == PAGE_CSP
+    assert person.get("/wallet").headers["content-security-policy"] == PAGE_CSP  # 303 to /login
+    person.sign_in(who)
+    refused = person.get("/market/trades/999999")  # an error page
+    assert refused.headers["content-security-policy"] == PAGE_CSP
+    assert refused.status_code in (403, 404) and not _INLINE_SCRIPT.findall(refused.text)
+    seen: set[str] = set()
+    queue = deque(["/"])
+    while queue and len(seen) < 60:
+        path = queue.popleft()
+        if path in seen:
+            continue
+        seen.add(path)
+        answer = person.get(path)
+        assert answer.headers.get("content-security-policy") == PAGE_CSP, path
+        if answer.status_code in (302, 303):
+            queue.append(answer.headers["location"])
+            continue
+        inline = _INLINE_SCRIPT.findall(answer.text)
+        assert not inline, (path, inline)
+        queue.extend(link for link in _links(answer.text) if link not in seen)
+    assert len(seen) > 5
+
+
 def test_the_rulebook_editor_shows_a_diff_before_saving(world: dict[str, Any]) -> None:
     operator = Browser(world["app"], "en")
     operator.sign_in("boss")

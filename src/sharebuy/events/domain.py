@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
+import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,13 +124,28 @@ def validate_url(url: str, *, production: bool) -> str:
 
 
 def _internal_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    name = host.lower().rstrip(".")  # "localhost." is localhost
+    if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(_legacy_ipv4(name) or name)
     except ValueError:
         return False  # a name: its addresses are checked when sending (internal_addresses)
     return not address.is_global
+
+
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$")
+
+
+def _legacy_ipv4(host: str) -> str | None:
+    """The dotted quad that the C resolver reads in `host` ("127.1", "0x7f.0.0.1", "2130706433",
+    octal "0177.0.0.1"), which `ipaddress` refuses to parse but a connection would reach."""
+    if not _LEGACY_IPV4.match(host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def internal_addresses(addresses: Iterable[str]) -> list[str]:

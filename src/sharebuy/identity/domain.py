@@ -23,6 +23,7 @@ from typing import Any, TypeGuard
 from urllib.parse import quote, urlencode
 
 from sharebuy.kernel.errors import InvalidInput, Unauthenticated
+from sharebuy.kernel.text import displayable
 
 OPERATOR_ROLES = ("admin", "auditor")
 USER_ROLES = ("consumer", *OPERATOR_ROLES)
@@ -152,8 +153,14 @@ def parse_api_key(text: str) -> ApiKey:
 
 def clean_key_name(name: str) -> str:
     value = " ".join(str(name or "").split())
-    if not 1 <= len(value) <= 64:
-        raise InvalidInput("invalid_key_name", "密钥名称应为 1–64 个字符", "a key name is 1–64 characters")
+    # The name is shown to the merchant's staff in the console: a control or format character
+    # (a right-to-left override) could disguise one till's key as another's.
+    if not 1 <= len(value) <= 64 or not displayable(value):
+        raise InvalidInput(
+            "invalid_key_name",
+            "密钥名称应为 1–64 个可显示的字符",
+            "a key name is 1–64 characters that can be displayed",
+        )
     return value
 
 

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from sharebuy.kernel.amounts import Cny, Points, ShareValue
 from sharebuy.kernel.errors import InvalidInput
+from sharebuy.kernel.text import displayable
 
 MEMBER_KINDS = ("consumer", "merchant")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
@@ -55,8 +56,14 @@ def check_tier(tier: Tier) -> Tier:
             "会员类型只能是 consumer 或 merchant",
             "member kind is consumer or merchant",
         )
-    if not (0 < len(tier.name_zh.strip()) <= 32 and 0 < len(tier.name_en.strip()) <= 32):
-        raise InvalidInput("invalid_tier_name", "等级名称须为 1–32 个字符", "tier names take 1–32 characters")
+    names = (tier.name_zh.strip(), tier.name_en.strip())
+    # Tier names are shown to every member of the tier: nothing that cannot be displayed.
+    if not all(0 < len(name) <= 32 and displayable(name) for name in names):
+        raise InvalidInput(
+            "invalid_tier_name",
+            "等级名称须为 1–32 个可显示的字符",
+            "tier names take 1–32 characters that can be displayed",
+        )
     if tier.threshold.units < 0:
         raise InvalidInput("negative_threshold", "门槛不能为负数", "a threshold cannot be negative")
     if not 0 <= tier.weight <= 10_000:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.errors import InvalidInput, not_found
+from sharebuy.kernel.text import displayable
 from sharebuy.members.models import members
 from sharebuy.tiers.models import green_log, green_merchants
 
@@ -30,6 +31,12 @@ def set_green(
     """Certify (green=True) or revoke; setting the status a merchant already has changes nothing."""
     if len(note) > 500:
         raise InvalidInput("note_too_long", "备注最多 500 个字符", "a note takes at most 500 characters")
+    if not displayable(note, multiline=True):
+        raise InvalidInput(
+            "note_not_printable",
+            "备注含有不可显示的字符",
+            "the note contains characters that cannot be displayed",
+        )
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         conn = uow.c

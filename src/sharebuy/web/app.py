@@ -78,6 +78,7 @@ def create_app(
     app.state.settings = settings
     app.state.sign_in_window = SlidingWindow(settings.sign_in_rate_per_minute)
     problems.install(app)
+    app.add_middleware(problems.UnexpectedErrors)  # innermost: its 500 passes RequestContext
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestContext, hsts=settings.environment == "production")
     for router in (

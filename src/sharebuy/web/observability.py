@@ -74,7 +74,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": request_id.get(),
+            # An error handled outside the request's middleware names the request itself.
+            "request_id": record.__dict__.get("request_id") or request_id.get(),
         }
         for key in ("method", "path", "status", "duration_ms", "client", "route", "day"):
             if key in record.__dict__:

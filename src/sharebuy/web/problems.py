@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sharebuy.kernel.errors import SharebuyError, Unauthenticated
 from sharebuy.web.i18n import language
@@ -100,6 +101,11 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
         }
         for e in error.errors()
     ]
+    if errors and all(e["type"] == "json_invalid" for e in errors):
+        # Not JSON at all (cut short, a stray comma): the body cannot be parsed, as the document
+        # says, rather than "field 17 is not valid" with the character offset for a field name.
+        code, zh, en = _HTTP_MESSAGES[400]
+        return problem(request, 400, code, zh, en)
     fields = ", ".join(".".join(e["loc"][1:]) or e["loc"][0] for e in errors if e["loc"]) or "?"
     return problem(
         request,
@@ -119,9 +125,16 @@ def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    # Not log.exception: an exception handler runs outside the `except` block, so that would
-    # log "NoneType: None" instead of the traceback.
-    log.error("unhandled error", exc_info=error, extra={"path": request.url.path})
+    if getattr(request.state, "unexpected", None) is not error:  # once, though answered twice
+        request.state.unexpected = error
+        # Not log.exception: an exception handler runs outside the `except` block, so that would
+        # log "NoneType: None" instead of the traceback. The request id is passed along, for
+        # Starlette's last-resort handler runs after the request-id middleware has finished.
+        log.error(
+            "unhandled error",
+            exc_info=error,
+            extra={"path": request.url.path, "request_id": getattr(request.state, "request_id", None)},
+        )
     return problem(
         request,
         500,
@@ -129,6 +142,34 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
         "服务器内部错误，请稍后重试；如持续出现请提供 request_id 联系运营方",
         "internal server error; retry later, and quote the request_id if it persists",
     )
+
+
+class UnexpectedErrors:
+    """Innermost middleware: an exception that no handler took is answered here, inside the
+    request's own middleware, so that the 500 carries the request id and the security headers
+    like every other answer (Starlette's last-resort handler runs outside all middleware, and its
+    answer had neither). The exception goes on up, for the server to log and tests to see."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as error:
+            if not started:
+                await _unexpected(Request(scope), error)(scope, receive, send)
+            raise
 
 
 # SQLSTATEs of a connection lost or refused by a server shutting down or starting up.

@@ -209,10 +209,17 @@ def edition_image(edition_id: Id, engine: EngineDep) -> Response:
     return Response(body, media_type=content_type, headers=headers)
 
 
+def _public_url(request: Request) -> str:
+    """Where the metadata's links point: the configured public address, else the request's own
+    (built from a Host header that the client writes, so set SHAREBUY_PUBLIC_URL in production)."""
+    configured: str = request.app.state.settings.public_url
+    return configured or str(request.base_url)
+
+
 @router.get("/editions/{edition_id}/metadata", response_model=dict[str, Any], responses=NOT_FOUND)
 def edition_metadata(edition_id: Id, request: Request, engine: EngineDep) -> object:
     """系列的 ERC-721 元数据 JSON（公开）· the edition's ERC-721 metadata JSON (public)."""
-    return collectibles.edition_metadata(engine, edition_id, base_url=str(request.base_url))
+    return collectibles.edition_metadata(engine, edition_id, base_url=_public_url(request))
 
 
 @router.post(
@@ -259,7 +266,7 @@ def token(token_id: TokenId, engine: EngineDep, principal: PrincipalDep) -> obje
 @router.get("/tokens/{token_id}/metadata", response_model=dict[str, Any], responses=NOT_FOUND)
 def token_metadata(token_id: TokenId, request: Request, engine: EngineDep) -> object:
     """藏品的 ERC-721 元数据 JSON（公开，不含持有人）· a token's ERC-721 JSON (public, names no owner)."""
-    return collectibles.token_metadata(engine, token_id, base_url=str(request.base_url))
+    return collectibles.token_metadata(engine, token_id, base_url=_public_url(request))
 
 
 @router.post(

@@ -320,8 +320,19 @@ def sign_in_redirect(request: Request) -> Response:
     return response
 
 
+# Scripts only from the site's own files (no inline script, handler or javascript: URL), so
+# text that slipped past escaping could not run; styles may be inline (style attributes, and
+# the <style> htmx adds for its indicators); QR codes are SVG, the camera a MediaStream.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
 class PageRoute(APIRoute):
-    """Routes that answer in HTML: a refusal is a page in the reader's language, not JSON."""
+    """Routes that answer in HTML: a refusal is a page in the reader's language, not JSON.
+    Every answer carries the pages' Content-Security-Policy."""
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         handler = super().get_route_handler()
@@ -329,11 +340,12 @@ class PageRoute(APIRoute):
         async def route(request: Request) -> Response:
             try:
                 response: Response = await handler(request)
-                return response
             except SignInRequired:
-                return sign_in_redirect(request)
+                response = sign_in_redirect(request)
             except SharebuyError as error:
-                return _error_page(request, error)
+                response = _error_page(request, error)
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            return response
 
         return route
 

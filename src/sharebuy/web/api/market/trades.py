@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from sharebuy.identity.service import Principal
 from sharebuy.kernel.errors import InvalidInput
@@ -40,7 +41,6 @@ from sharebuy.web.api.market.schemas import (
     SwitchIn,
     TradeOut,
 )
-from sharebuy.web.api.schemas import Body
 from sharebuy.web.deps import (
     AdminDep,
     EngineDep,
@@ -163,8 +163,11 @@ def dispute(
     )
 
 
-class _Upload(Body):
-    """What identifies an upload for its Idempotency-Key: the fields and the file's digest."""
+class _Upload(BaseModel):
+    """What identifies an upload for its Idempotency-Key: the fields and the file's digest.
+
+    Not a `Body`: the form's text is judged by the service (a refusal with its code), so a
+    character a body refuses (U+0000) must not fail here, where it would be an unexpected error."""
 
     kind: str
     text: str | None

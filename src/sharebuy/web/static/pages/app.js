@@ -142,6 +142,16 @@
     setInterval(tick, 1000);
   });
   document.addEventListener("htmx:afterSwap", function (event) { enhance(event.target); });
+  /* No inline handlers (the pages' Content-Security-Policy allows scripts from files only):
+     <select data-autosubmit> submits its form on change; <a data-back> goes back where it can. */
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) { el.form.submit(); }
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-back]");
+    if (link && window.history.length > 1) { event.preventDefault(); window.history.back(); }
+  });
   window.addEventListener("pageshow", function (event) {
     /* back/forward cache: buttons disabled on submit become usable again */
     if (event.persisted) {
