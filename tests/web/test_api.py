@@ -228,6 +228,11 @@ def test_health_ready_metrics(app_client: TestClient, town: Town) -> None:
     town.buy("posX", "X", "A", "10.00", "m1")
     metrics = app_client.get("/metrics").text
     assert "sharebuy_http_requests_total" in metrics and "sharebuy_purchases_total" in metrics
+    # Labels are whole route templates, prefixes of included routers and all, never raw paths.
+    app_client.get("/api/v1/market/listings/999999")
+    metrics = app_client.get("/metrics").text
+    assert 'route="/api/v1/market/listings/{listing_id}"' in metrics
+    assert 'route="/api/v1/purchases"' in metrics and 'listings/999999"' not in metrics
     assert app_client.get("/healthz").headers["x-content-type-options"] == "nosniff"
 
 

@@ -105,7 +105,6 @@ _SECURITY_HEADERS = [
 ]
 
 access_log = logging.getLogger("sharebuy.access")
-API_PREFIX = "/api/v1"
 
 
 def _route_label(scope: Scope) -> str:
@@ -114,10 +113,14 @@ def _route_label(scope: Scope) -> str:
     path: str = scope["path"]
     if template is None:
         return "/static" if path.startswith("/static/") else "unmatched"
-    # Routes of an included router report their own path, without the prefix they are served at.
-    if path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
-        return API_PREFIX + template
-    return str(template)
+    if ":path}" in template:  # a segment that may hold slashes: no prefix can be told apart
+        return str(template)
+    # A route of an included router reports its own path, without the prefixes it is served
+    # under (/api/v1, /market): they are the leading segments of the path the template leaves.
+    segments = path.rstrip("/").split("/")
+    depth = len(template.strip("/").split("/")) if template.strip("/") else 0
+    prefix = "/".join(segments[: len(segments) - depth]) if depth else path.rstrip("/")
+    return prefix + template
 
 
 class RequestContext:
