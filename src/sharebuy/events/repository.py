@@ -46,7 +46,10 @@ def emit(
         "payload": json.dumps(plain(dict(payload)), ensure_ascii=False, sort_keys=True),
         "created_at": utc(now) or datetime.now(UTC),
     }
-    return int(conn.execute(insert(outbox_events).returning(outbox_events.c.id), row).scalar_one())
+    return int(conn.execute(_insert_event, row).scalar_one())
+
+
+_insert_event = insert(outbox_events).returning(outbox_events.c.id)  # built once, compiled once
 
 
 def last_event_id(conn: Connection) -> int:

@@ -160,24 +160,87 @@ def post(
     accounts among the legs: they are updated last, so the rows every transaction touches are
     held for the shortest time.
     """
+    entry_id, own, shared = _write(
+        conn,
+        dict(
+            kind=kind,
+            business_day=business_day,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reverses_id=reverses_id,
+            rule_version=rule_version,
+        ),
+        legs,
+        platform_ids,
+        locked,
+    )
+    _add_to_balances(conn, own + shared)  # one statement; shared rows last
+    return entry_id
+
+
+# Balance changes of shared platform accounts that a caller applies itself, last.
+SharedLegs = list[dict[str, int]]
+
+
+def post_deferring_shared(
+    conn: Connection,
+    *,
+    kind: str,
+    business_day: date,
+    legs: Iterable[Leg],
+    reference: str,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    reverses_id: int | None = None,
+    rule_version: int | None = None,
+    platform_ids: Iterable[int] = (),
+    locked: Mapping[int, tuple[str, int]] | None = None,
+) -> tuple[int, SharedLegs]:
+    """`post`, except that the legs on `platform_ids` come back unapplied, for `apply_shared`.
+
+    Every transaction touches the shared platform rows, so their row locks serialise all
+    writers: a caller with more to write after the entry (the purchase row, its event) applies
+    them as its very last statement, and holds those locks only for that statement and the
+    commit.  The caller must call `apply_shared` in the same transaction before committing
+    (verify's balance check catches one that does not).
+    """
+    entry_id, own, shared = _write(
+        conn,
+        dict(
+            kind=kind,
+            business_day=business_day,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reverses_id=reverses_id,
+            rule_version=rule_version,
+        ),
+        legs,
+        platform_ids,
+        locked,
+    )
+    _add_to_balances(conn, own)
+    return entry_id, shared
+
+
+def _write(
+    conn: Connection,
+    entry: dict[str, Any],
+    legs: Iterable[Leg],
+    platform_ids: Iterable[int],
+    locked: Mapping[int, tuple[str, int]] | None,
+) -> tuple[int, SharedLegs, SharedLegs]:
+    """Check the legs, write the entry and its postings; the balance changes of the member
+    accounts (in account id order, the lock order) and of the shared accounts come back."""
     merged = domain.merge_legs(legs)
     domain.require_balanced(merged)
     if locked:
         _precheck(merged, locked)
-    entry_id = conn.execute(
-        _insert_entry,
-        {
-            "kind": kind,
-            "business_day": business_day,
-            "reference": reference,
-            "reason": reason,
-            "actor": actor,
-            "idempotency_key": idempotency_key,
-            "reverses_id": reverses_id,
-            "rule_version": rule_version,
-            "created_at": datetime.now(UTC),
-        },
-    ).scalar_one()
+    entry_id = int(conn.execute(_insert_entry, {**entry, "created_at": datetime.now(UTC)}).scalar_one())
     conn.execute(
         _insert_posting,
         [
@@ -186,22 +249,33 @@ def post(
                 "account_id": leg.account_id,
                 "asset": leg.asset,
                 "amount": leg.amount,
-                "business_day": business_day,
+                "business_day": entry["business_day"],
             }
             for leg in merged
         ],
     )
     shared = set(platform_ids)
-    ordered = sorted(merged, key=lambda leg: (leg.account_id in shared, leg.account_id))
+    own = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id not in shared]
+    rest = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id in shared]
+    return entry_id, own, rest
+
+
+def apply_shared(conn: Connection, shared: SharedLegs) -> None:
+    """Apply the platform legs `post_deferring_shared` left, in account id order."""
+    _add_to_balances(conn, shared)
+
+
+def _add_to_balances(conn: Connection, changes: SharedLegs) -> None:
+    if not changes:
+        return
     try:
-        conn.execute(_add_to_balance, [{"acc": leg.account_id, "delta": leg.amount} for leg in ordered])
+        conn.execute(_add_to_balance, changes)
     except IntegrityError as error:
         raise InsufficientBalance(
             "insufficient_balance",
             "余额不足或账户方向不允许",
             "a balance would become negative (or a debt positive)",
         ) from error
-    return int(entry_id)
 
 
 def _precheck(legs: Iterable[Leg], locked: Mapping[int, tuple[str, int]]) -> None:

@@ -82,33 +82,39 @@ def _buyer_column(column: Any, label: str) -> Any:
     )
 
 
-_parties_for_sale = (
-    select(
-        members,
-        merchants,
-        _buyer_column(_buyer.c.id, "buyer_id"),
-        _buyer_column(_buyer.c.frozen, "buyer_frozen"),
-        _buyer_column(_buyer.c.activated_day, "buyer_activated_day"),
-        exists()
-        .where(
-            merchant_staff.c.merchant_id == bindparam("merchant"),
-            merchant_staff.c.consumer_id == bindparam("consumer"),
+def sale_statement(*extra: Any) -> Any:
+    """The statement `parties_for_sale` runs; `extra` adds labelled columns about the merchant
+    (bind parameter `merchant`) that other parts read in the same round trip."""
+    return (
+        select(
+            members,
+            merchants,
+            _buyer_column(_buyer.c.id, "buyer_id"),
+            _buyer_column(_buyer.c.frozen, "buyer_frozen"),
+            _buyer_column(_buyer.c.activated_day, "buyer_activated_day"),
+            exists()
+            .where(
+                merchant_staff.c.merchant_id == bindparam("merchant"),
+                merchant_staff.c.consumer_id == bindparam("consumer"),
+            )
+            .label("buyer_is_staff"),
+            *extra,
         )
-        .label("buyer_is_staff"),
+        .join(merchants, merchants.c.member_id == members.c.id)
+        .where(members.c.id == bindparam("merchant"))
+        .with_for_update(of=merchants)
     )
-    .join(merchants, merchants.c.member_id == members.c.id)
-    .where(members.c.id == bindparam("merchant"))
-    .with_for_update(of=merchants)
-)
+
+
+_parties_for_sale = sale_statement()
 
 
 def parties_for_sale(
-    conn: Connection, merchant_id: int, consumer_id: int
+    conn: Connection, merchant_id: int, consumer_id: int, statement: Any = _parties_for_sale
 ) -> tuple[Mapping[Any, Any], Mapping[Any, Any]]:
-    """(merchant row, locked; consumer facts: id, frozen, activated_day, is_staff)."""
-    row = (
-        conn.execute(_parties_for_sale, {"merchant": merchant_id, "consumer": consumer_id}).mappings().first()
-    )
+    """(merchant row, locked, with any extra columns of `statement` (see `sale_statement`);
+    consumer facts: id, frozen, activated_day, is_staff)."""
+    row = conn.execute(statement, {"merchant": merchant_id, "consumer": consumer_id}).mappings().first()
     if row is None:
         raise not_found("商家", "merchant", merchant_id)
     if row["buyer_id"] is None:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, transaction
@@ -189,10 +189,14 @@ def check_open_day(day: date, start: date, started: date | None) -> None:
         )
 
 
+# The sale's parties and whether the merchant is green, in one round trip.
+_sale = member_repo.sale_statement(tier_repository.green_column(bindparam("merchant")))
+
+
 def _parties(conn: Connection, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
     # Locking the merchant row first makes status and balances one decision: a sale that waits
     # behind the sale that suspended the merchant sees the suspension and is refused.
-    merchant, consumer = member_repo.parties_for_sale(conn, merchant_id, consumer_id)
+    merchant, consumer = member_repo.parties_for_sale(conn, merchant_id, consumer_id, _sale)
     if merchant["frozen"] or merchant["status"] == "closed":
         raise Refused(
             "merchant_frozen",
@@ -256,7 +260,7 @@ def _record(
     bonus = rules["registration_bonus_sv"] if consumer["activated_day"] is None else ShareValue(0)
     green = (
         green_domain.green_bonus(consumer_sv, rules["green_bonus_rate"])
-        if tier_repository.is_green(conn, merchant_id)
+        if merchant["green"]
         else ShareValue(0)
     )
     owed = domain.concession_points(cny, rate, price)
@@ -273,7 +277,7 @@ def _record(
         Leg(m_acc["deposit"][0], PT, -deduction.from_deposit.units),
         Leg(platform[_destination(rules)], PT, owed.units),
     ]
-    entry_id = ledger.post(
+    entry_id, shared = ledger.post_deferring_shared(
         conn,
         kind="purchase",
         business_day=day,
@@ -333,6 +337,8 @@ def _record(
             "merchant_suspended": deduction.suspends,
         },
     )
+    # Last, so that the platform rows every writer updates stay locked only until the commit.
+    ledger.apply_shared(conn, shared)
     return result
 
 
