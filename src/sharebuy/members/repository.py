@@ -83,8 +83,8 @@ def _buyer_column(column: Any, label: str) -> Any:
 
 
 def sale_statement(*extra: Any) -> Any:
-    """The statement `parties_for_sale` runs; `extra` adds labelled columns about the merchant
-    (bind parameter `merchant`) that other parts read in the same round trip."""
+    """Lock the merchant (bind parameter `merchant`) and read the consumer (`consumer`) of a
+    sale; `extra` adds labelled columns that other parts read in the same round trip."""
     return (
         select(
             members,
@@ -106,15 +106,11 @@ def sale_statement(*extra: Any) -> Any:
     )
 
 
-_parties_for_sale = sale_statement()
-
-
-def parties_for_sale(
-    conn: Connection, merchant_id: int, consumer_id: int, statement: Any = _parties_for_sale
+def sale_parties(
+    row: Mapping[Any, Any] | None, merchant_id: int, consumer_id: int
 ) -> tuple[Mapping[Any, Any], Mapping[Any, Any]]:
-    """(merchant row, locked, with any extra columns of `statement` (see `sale_statement`);
-    consumer facts: id, frozen, activated_day, is_staff)."""
-    row = conn.execute(statement, {"merchant": merchant_id, "consumer": consumer_id}).mappings().first()
+    """From a row of `sale_statement` (None: no such merchant): (the merchant row, locked, with
+    the extra columns; consumer facts: id, frozen, activated_day, is_staff)."""
     if row is None:
         raise not_found("商家", "merchant", merchant_id)
     if row["buyer_id"] is None:

@@ -99,12 +99,12 @@ def record_purchase(
     moment = at or now or datetime.now(UTC)
 
     def work(uow: UnitOfWork) -> PurchaseResult:
-        context = repository.purchase_context(uow.c, business_day(moment), merchant_id, request_key)
-        if context.existing is not None:
+        sale = _sale_row(uow.c, business_day(moment), merchant_id, consumer_id, request_key)
+        if sale["existing"] is not None:
             earlier = _replay(uow.c, merchant_id, request_key, print_)
             assert earlier is not None
             return earlier
-        result = _record(uow.c, context, merchant_id, consumer_id, cny, moment, request_key, print_, actor)
+        result = _record(uow.c, sale, merchant_id, consumer_id, cny, moment, request_key, print_, actor)
         uow.commit()
         return result
 
@@ -189,14 +189,28 @@ def check_open_day(day: date, start: date, started: date | None) -> None:
         )
 
 
-# The sale's parties and whether the merchant is green, in one round trip.
-_sale = member_repo.sale_statement(tier_repository.green_column(bindparam("merchant")))
+# The first statement of a sale, one round trip: lock the merchant, read the consumer, whether
+# the merchant is green and the platform's context (rules, price, settled days, the key's use).
+_sale = member_repo.sale_statement(
+    tier_repository.green_column(bindparam("merchant")), *repository.context_columns
+)
 
 
-def _parties(conn: Connection, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
+def _sale_row(conn: Connection, day: date, merchant_id: int, consumer_id: int, key: str) -> Any:
+    row = conn.execute(_sale, {"merchant": merchant_id, "consumer": consumer_id, "day": day, "key": key})
+    found = row.mappings().first()
+    if found is None or found["start_day"] is None:
+        # Say why: an uninitialised platform before an unknown merchant.
+        repository.purchase_context(conn, day, merchant_id, key)
+        member_repo.sale_parties(found, merchant_id, consumer_id)
+    assert found is not None
+    return found
+
+
+def _parties(sale: Any, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
     # Locking the merchant row first makes status and balances one decision: a sale that waits
     # behind the sale that suspended the merchant sees the suspension and is refused.
-    merchant, consumer = member_repo.parties_for_sale(conn, merchant_id, consumer_id, _sale)
+    merchant, consumer = member_repo.sale_parties(sale, merchant_id, consumer_id)
     if merchant["frozen"] or merchant["status"] == "closed":
         raise Refused(
             "merchant_frozen",
@@ -233,7 +247,7 @@ def _effective_rate(merchant: Any, rules: Rulebook) -> Decimal:
 
 def _record(
     conn: Connection,
-    context: Any,
+    sale: Any,
     merchant_id: int,
     consumer_id: int,
     cny: Cny,
@@ -243,9 +257,9 @@ def _record(
     actor: str,
 ) -> PurchaseResult:
     day = business_day(moment)
-    check_open_day(day, context.start_day, context.last_started)
-    merchant, consumer = _parties(conn, merchant_id, consumer_id)
-    version_id = int(context.version_id)
+    check_open_day(day, sale["start_day"], sale["last_started"])
+    merchant, consumer = _parties(sale, merchant_id, consumer_id)
+    version_id = int(sale["version_id"])
     rules = repository.version(conn, version_id)
     if cny > rules["max_purchase_cny"]:
         raise Refused(
@@ -254,7 +268,7 @@ def _record(
             f"a single purchase cannot exceed {rules['max_purchase_cny']} CNY",
         )
     rate = _effective_rate(merchant, rules)
-    price = repository.guide_price_from(rules, context.last_price)
+    price = repository.guide_price_from(rules, sale["last_price"])
     consumer_sv = domain.consumer_share_value(cny, rate, rules["consumer_multiplier"])
     merchant_sv = domain.merchant_share_value(cny, rate, rules["merchant_multiplier"])
     bonus = rules["registration_bonus_sv"] if consumer["activated_day"] is None else ShareValue(0)

@@ -123,8 +123,8 @@ def current_guide_price(conn: Connection) -> Price:
     return price
 
 
-# Everything a purchase needs to know about the platform, in one round trip.
-_context = select(
+# Everything a purchase needs to know about the platform, as columns of one query.
+context_columns = (
     select(platform_state.c.start_day).where(platform_state.c.id == 1).scalar_subquery().label("start_day"),
     select(func.max(settlements.c.business_day)).scalar_subquery().label("last_started"),
     select(settlements.c.guide_price)
@@ -144,6 +144,7 @@ _context = select(
     .scalar_subquery()
     .label("existing"),
 )
+_context = select(*context_columns)
 
 
 def purchase_context(conn: Connection, day: date, merchant_id: int, key: str) -> Any:
