@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
@@ -160,7 +160,7 @@ def post(
     accounts among the legs: they are updated last, so the rows every transaction touches are
     held for the shortest time.
     """
-    entry_id, own, shared = _write(
+    entry_id, rest = _write(
         conn,
         dict(
             kind=kind,
@@ -175,8 +175,9 @@ def post(
         legs,
         platform_ids,
         locked,
+        defer_shared=False,
     )
-    _add_to_balances(conn, own + shared)  # one statement; shared rows last
+    _add_to_balances(conn, rest)
     return entry_id
 
 
@@ -207,7 +208,7 @@ def post_deferring_shared(
     commit.  The caller must call `apply_shared` in the same transaction before committing
     (verify's balance check catches one that does not).
     """
-    entry_id, own, shared = _write(
+    entry_id, rest = _write(
         conn,
         dict(
             kind=kind,
@@ -222,9 +223,9 @@ def post_deferring_shared(
         legs,
         platform_ids,
         locked,
+        defer_shared=True,
     )
-    _add_to_balances(conn, own)
-    return entry_id, shared
+    return entry_id, rest
 
 
 def _write(
@@ -233,14 +234,22 @@ def _write(
     legs: Iterable[Leg],
     platform_ids: Iterable[int],
     locked: Mapping[int, tuple[str, int]] | None,
-) -> tuple[int, SharedLegs, SharedLegs]:
-    """Check the legs, write the entry and its postings; the balance changes of the member
-    accounts (in account id order, the lock order) and of the shared accounts come back."""
+    *,
+    defer_shared: bool,
+) -> tuple[int, SharedLegs]:
+    """Check the legs, write the entry and its postings and apply the member accounts' legs
+    (and the shared accounts' unless `defer_shared`); the legs still to apply come back."""
     merged = domain.merge_legs(legs)
     domain.require_balanced(merged)
     if locked:
         _precheck(merged, locked)
-    entry_id = int(conn.execute(_insert_entry, {**entry, "created_at": datetime.now(UTC)}).scalar_one())
+    entry = {**entry, "created_at": datetime.now(UTC)}
+    shared = set(platform_ids)
+    own = [leg for leg in merged if leg.account_id not in shared]
+    rest = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id in shared]
+    if conn.dialect.name == "postgresql" and locked and all(leg.account_id in locked for leg in own):
+        return _write_pg(conn, entry, merged, shared), rest
+    entry_id = int(conn.execute(_insert_entry, entry).scalar_one())
     conn.execute(
         _insert_posting,
         [
@@ -254,10 +263,59 @@ def _write(
             for leg in merged
         ],
     )
-    shared = set(platform_ids)
-    own = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id not in shared]
-    rest = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id in shared]
-    return entry_id, own, rest
+    changes = [{"acc": leg.account_id, "delta": leg.amount} for leg in own]
+    if defer_shared:
+        _add_to_balances(conn, changes)
+        return entry_id, rest
+    _add_to_balances(conn, changes + rest)  # one statement, in the lock order: shared rows last
+    return entry_id, []
+
+
+# The entry, its postings and the balances of the member accounts the caller holds locked, in
+# one round trip.  A multi-row UPDATE takes its row locks in no set order, which is safe only
+# because this transaction holds every one of those rows already; the shared accounts, which
+# it does not hold, are left to `_add_to_balances`, one row after the other in id order.
+_post_pg = text(
+    """
+    WITH entry AS (
+        INSERT INTO journal_entries (kind, business_day, reference, reason, actor, idempotency_key,
+                                     reverses_id, rule_version, created_at)
+        VALUES (:kind, :business_day, :reference, :reason, :actor, :idempotency_key,
+                :reverses_id, :rule_version, :created_at)
+        RETURNING id
+    ), leg AS (
+        SELECT * FROM unnest(CAST(:accounts AS BIGINT[]), CAST(:assets AS VARCHAR[]),
+                             CAST(:amounts AS BIGINT[]), CAST(:own AS BOOLEAN[]))
+                 AS leg(account_id, asset, amount, own)
+    ), written AS (
+        INSERT INTO postings (entry_id, account_id, asset, amount, business_day)
+        SELECT entry.id, leg.account_id, leg.asset, leg.amount, CAST(:business_day AS DATE)
+        FROM entry, leg
+    ), applied AS (
+        UPDATE ledger_accounts SET balance = ledger_accounts.balance + leg.amount
+        FROM leg WHERE ledger_accounts.id = leg.account_id AND leg.own
+    )
+    SELECT id FROM entry
+    """
+)
+
+_CHECK_VIOLATION = "23514"
+
+
+def _write_pg(conn: Connection, entry: dict[str, Any], merged: list[Leg], shared: set[int]) -> int:
+    params = {
+        **entry,
+        "accounts": [leg.account_id for leg in merged],
+        "assets": [leg.asset for leg in merged],
+        "amounts": [leg.amount for leg in merged],
+        "own": [leg.account_id not in shared for leg in merged],
+    }
+    try:
+        return int(conn.execute(_post_pg, params).scalar_one())
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != _CHECK_VIOLATION:
+            raise  # a reused idempotency key, say: the caller's to answer
+        raise _insufficient() from error
 
 
 def apply_shared(conn: Connection, shared: SharedLegs) -> None:
@@ -271,11 +329,15 @@ def _add_to_balances(conn: Connection, changes: SharedLegs) -> None:
     try:
         conn.execute(_add_to_balance, changes)
     except IntegrityError as error:
-        raise InsufficientBalance(
-            "insufficient_balance",
-            "余额不足或账户方向不允许",
-            "a balance would become negative (or a debt positive)",
-        ) from error
+        raise _insufficient() from error
+
+
+def _insufficient() -> InsufficientBalance:
+    return InsufficientBalance(
+        "insufficient_balance",
+        "余额不足或账户方向不允许",
+        "a balance would become negative (or a debt positive)",
+    )
 
 
 def _precheck(legs: Iterable[Leg], locked: Mapping[int, tuple[str, int]]) -> None:
