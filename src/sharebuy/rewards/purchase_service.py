@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, transaction
@@ -192,7 +192,9 @@ def check_open_day(day: date, start: date, started: date | None) -> None:
 # The first statement of a sale, one round trip: lock the merchant, read the consumer, whether
 # the merchant is green and the platform's context (rules, price, settled days, the key's use).
 _sale = member_repo.sale_statement(
-    tier_repository.green_column(bindparam("merchant")), *repository.context_columns
+    tier_repository.green_column(bindparam("merchant")),
+    *repository.context_columns,
+    repository.next_purchase_id,
 )
 
 
@@ -325,7 +327,7 @@ def _record(
         "entry_id": entry_id,
         "status": "recorded",
     }
-    row["id"] = conn.execute(_insert_purchase, row).scalar_one()
+    row["id"] = int(sale["next_purchase_id"])
     _mark_activated(conn, day, (consumer_id, consumer), (merchant_id, merchant))
     if deduction.suspends:
         conn.execute(
@@ -334,8 +336,7 @@ def _record(
             .values(status="suspended", suspension_reason="deposit_shortfall")
         )
     result = _result(row, suspended=deduction.suspends)
-    events.emit(
-        conn,
+    event = events.event_row(
         "purchase.recorded",
         merchant_id,
         {
@@ -351,12 +352,10 @@ def _record(
             "merchant_suspended": deduction.suspends,
         },
     )
+    repository.insert_purchase(conn, row, event)
     # Last, so that the platform rows every writer updates stay locked only until the commit.
     ledger.apply_shared(conn, shared)
     return result
-
-
-_insert_purchase = insert(purchases).returning(purchases.c.id)
 
 
 def _destination(rules: Rulebook) -> str:

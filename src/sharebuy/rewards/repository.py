@@ -6,8 +6,12 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from sharebuy.events.models import outbox_events
 from sharebuy.kernel import caches
 from sharebuy.kernel.amounts import Points, Price
 from sharebuy.kernel.errors import Refused
@@ -145,6 +149,52 @@ context_columns = (
     .label("existing"),
 )
 _context = select(*context_columns)
+
+
+class _NextPurchaseId(FunctionElement[int]):
+    """The id the next purchase row takes, known before it is written, so that its event (which
+    names it) can go to the database with it: the sequence on PostgreSQL; on SQLite the next
+    rowid, which nobody else can take while this transaction holds the write lock."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(_NextPurchaseId, "postgresql")
+def _next_id_pg(element: _NextPurchaseId, compiler: SQLCompiler, **kw: Any) -> str:
+    return "nextval('purchases_id_seq')"
+
+
+@compiles(_NextPurchaseId, "sqlite")
+def _next_id_sqlite(element: _NextPurchaseId, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(SELECT coalesce(max(id), 0) + 1 FROM purchases)"
+
+
+next_purchase_id = _NextPurchaseId().label("next_purchase_id")
+
+
+def _prefixed(table: Any, prefix: str, columns: Any) -> dict[str, Any]:
+    # Both tables have a merchant_id: prefixed names keep their parameters apart.
+    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in columns}
+
+
+_insert_purchase = insert(purchases).values(_prefixed(purchases, "p_", purchases.c))
+_insert_event = insert(outbox_events).values(
+    _prefixed(outbox_events, "e_", [c for c in outbox_events.c if c.name != "id"])
+)
+# On PostgreSQL both rows in one statement; their ids are given, nothing comes back.
+_insert_purchase_and_event = _insert_event.add_cte(_insert_purchase.cte("purchase"))
+
+
+def insert_purchase(conn: Connection, row: dict[str, Any], event: dict[str, Any]) -> None:
+    """Write a purchase row (its id from `next_purchase_id`) and its outbox event."""
+    params = {f"p_{c.name}": row.get(c.name) for c in purchases.c}
+    params.update({f"e_{k}": v for k, v in event.items()})
+    if conn.dialect.name == "postgresql":
+        conn.execute(_insert_purchase_and_event, params)
+    else:
+        conn.execute(_insert_purchase, params)
+        conn.execute(_insert_event, params)
 
 
 def purchase_context(conn: Connection, day: date, merchant_id: int, key: str) -> Any:
