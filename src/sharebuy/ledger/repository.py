@@ -177,7 +177,7 @@ def post(
         locked,
         defer_shared=False,
     )
-    _add_to_balances(conn, rest)
+    apply_shared(conn, rest)
     return entry_id
 
 
@@ -276,7 +276,7 @@ def _write(
 # The entry, its postings and the balances of the member accounts the caller holds locked, in
 # one round trip.  A multi-row UPDATE takes its row locks in no set order, which is safe only
 # because this transaction holds every one of those rows already; the shared accounts, which
-# it does not hold, are left to `_add_to_balances`, one row after the other in id order.
+# it does not hold, are left to `apply_shared`, which locks them in id order.
 _post_pg = text(
     """
     WITH entry AS (
@@ -321,8 +321,32 @@ def _write_pg(conn: Connection, entry: dict[str, Any], merged: list[Leg], shared
 
 
 def apply_shared(conn: Connection, shared: SharedLegs) -> None:
-    """Apply the platform legs `post_deferring_shared` left, in account id order."""
-    _add_to_balances(conn, shared)
+    """Apply the platform legs `post_deferring_shared` left, locking them in account id order."""
+    if conn.dialect.name == "postgresql" and len(shared) > 1:
+        try:
+            conn.execute(
+                _add_to_shared_pg,
+                {"accounts": [c["acc"] for c in shared], "deltas": [c["delta"] for c in shared]},
+            )
+        except IntegrityError as error:
+            raise _insufficient() from error
+    else:
+        _add_to_balances(conn, shared)
+
+
+# Several shared rows in one statement, still locked in ascending id order: the subquery's
+# FOR UPDATE locks its rows after its ORDER BY, and the UPDATE reaches a row only through it, so
+# every row is locked by the subquery, in order, before the UPDATE writes it.
+_add_to_shared_pg = text(
+    """
+    UPDATE ledger_accounts SET balance = ledger_accounts.balance + change.delta
+    FROM (SELECT id FROM ledger_accounts WHERE id = ANY(CAST(:accounts AS BIGINT[]))
+          ORDER BY id FOR UPDATE) AS held
+    JOIN unnest(CAST(:accounts AS BIGINT[]), CAST(:deltas AS BIGINT[])) AS change(account_id, delta)
+      ON change.account_id = held.id
+    WHERE ledger_accounts.id = held.id
+    """
+)
 
 
 def _add_to_balances(conn: Connection, changes: SharedLegs) -> None:
