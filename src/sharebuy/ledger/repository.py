@@ -455,23 +455,40 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
             digest = domain.chain_hash(prev, domain.canonical_entry(row, legs_by_entry[int(row["id"])]))
             updates.append({"eid": row["id"], "day": row["business_day"], "s": seq, "p": prev, "h": digest})
             prev = digest
-        conn.execute(
-            update(entries)
-            # The day is redundant for the row but names its month on a partitioned journal.
-            .where(entries.c.id == bindparam("eid"), entries.c.business_day == bindparam("day"))
-            .values(
-                seq=bindparam("s"),
-                prev_hash=bindparam("p"),
-                hash=bindparam("h"),
-            ),
-            updates,
-        )
+        _write_seals(conn, updates)
         sealed += len(pending)
         if len(pending) < batch:
             break
     if sealed:
         conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     return sealed
+
+
+_seal_entry = (
+    update(entries)
+    # The day is redundant for the row but names its month on a partitioned journal.
+    .where(entries.c.id == bindparam("eid"), entries.c.business_day == bindparam("day"))
+    .values(seq=bindparam("s"), prev_hash=bindparam("p"), hash=bindparam("h"))
+)
+# On PostgreSQL one statement for the whole batch instead of one per entry (the rows are new
+# and unsealed: only the sealer, which holds the chain head, writes them).
+_seal_entries_pg = text(
+    """
+    UPDATE journal_entries SET seq = sealed.seq, prev_hash = sealed.prev_hash, hash = sealed.hash
+    FROM unnest(CAST(:ids AS BIGINT[]), CAST(:days AS DATE[]), CAST(:seqs AS BIGINT[]),
+                CAST(:prevs AS VARCHAR[]), CAST(:hashes AS VARCHAR[]))
+         AS sealed(id, business_day, seq, prev_hash, hash)
+    WHERE journal_entries.id = sealed.id AND journal_entries.business_day = sealed.business_day
+    """
+)
+
+
+def _write_seals(conn: Connection, updates: list[dict[str, Any]]) -> None:
+    if conn.dialect.name != "postgresql":
+        conn.execute(_seal_entry, updates)
+        return
+    columns = {"ids": "eid", "days": "day", "seqs": "s", "prevs": "p", "hashes": "h"}
+    conn.execute(_seal_entries_pg, {name: [u[key] for u in updates] for name, key in columns.items()})
 
 
 def head(conn: Connection) -> tuple[int, str]:
