@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import BigInteger, Connection, any_, bindparam, column, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
@@ -315,37 +316,54 @@ def _write_pg(conn: Connection, entry: dict[str, Any], merged: list[Leg], shared
     try:
         return int(conn.execute(_post_pg, params).scalar_one())
     except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != _CHECK_VIOLATION:
-            raise  # a reused idempotency key, say: the caller's to answer
-        raise _insufficient() from error
+        raise_if_insufficient(error)
+        raise
 
 
 def apply_shared(conn: Connection, shared: SharedLegs) -> None:
     """Apply the platform legs `post_deferring_shared` left, locking them in account id order."""
-    if conn.dialect.name == "postgresql" and len(shared) > 1:
-        try:
-            conn.execute(
-                _add_to_shared_pg,
-                {"accounts": [c["acc"] for c in shared], "deltas": [c["delta"] for c in shared]},
-            )
-        except IntegrityError as error:
-            raise _insufficient() from error
-    else:
+    if conn.dialect.name != "postgresql":
         _add_to_balances(conn, shared)
+        return
+    try:
+        conn.execute(shared_update_pg, shared_params(shared))
+    except IntegrityError as error:
+        raise_if_insufficient(error)
+        raise
 
 
-# Several shared rows in one statement, still locked in ascending id order: the subquery's
-# FOR UPDATE locks its rows after its ORDER BY, and the UPDATE reaches a row only through it, so
-# every row is locked by the subquery, in order, before the UPDATE writes it.
-_add_to_shared_pg = text(
-    """
-    UPDATE ledger_accounts SET balance = ledger_accounts.balance + change.delta
-    FROM (SELECT id FROM ledger_accounts WHERE id = ANY(CAST(:accounts AS BIGINT[]))
-          ORDER BY id FOR UPDATE) AS held
-    JOIN unnest(CAST(:accounts AS BIGINT[]), CAST(:deltas AS BIGINT[])) AS change(account_id, delta)
-      ON change.account_id = held.id
-    WHERE ledger_accounts.id = held.id
-    """
+def shared_params(shared: SharedLegs) -> dict[str, list[int]]:
+    return {"accounts": [c["acc"] for c in shared], "deltas": [c["delta"] for c in shared]}
+
+
+def raise_if_insufficient(error: IntegrityError) -> None:
+    """A CHECK constraint refused a balance: say so.  Any other violation (a reused idempotency
+    key, say) is the caller's to answer."""
+    if getattr(error.orig, "sqlstate", None) == _CHECK_VIOLATION:
+        raise _insufficient() from error
+
+
+# Several shared rows in one statement on PostgreSQL, still locked in ascending id order: the
+# subquery's FOR UPDATE locks its rows after its ORDER BY, and the UPDATE reaches a row only
+# through it, so the subquery has locked every row, in order, before the UPDATE writes it.
+# A caller may add CTEs that insert rows of its own (they lock no existing row).
+_shared_ids = bindparam("accounts", type_=ARRAY(BigInteger))
+_held = (
+    select(accounts.c.id)
+    .where(accounts.c.id == any_(_shared_ids))
+    .order_by(accounts.c.id)
+    .with_for_update()
+    .subquery("held")
+)
+_change = (
+    func.unnest(_shared_ids, bindparam("deltas", type_=ARRAY(BigInteger)))
+    .table_valued(column("account_id", BigInteger), column("delta", BigInteger))
+    .render_derived(name="change")
+)
+shared_update_pg = (
+    update(accounts)
+    .values(balance=accounts.c.balance + _change.c.delta)
+    .where(accounts.c.id == _held.c.id, _change.c.account_id == _held.c.id)
 )
 
 

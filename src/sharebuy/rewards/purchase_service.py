@@ -352,9 +352,8 @@ def _record(
             "merchant_suspended": deduction.suspends,
         },
     )
-    repository.insert_purchase(conn, row, event)
     # Last, so that the platform rows every writer updates stay locked only until the commit.
-    ledger.apply_shared(conn, shared)
+    repository.insert_purchase(conn, row, event, shared)
     return result
 
 

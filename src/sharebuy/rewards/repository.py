@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -15,6 +16,7 @@ from sharebuy.events.models import outbox_events
 from sharebuy.kernel import caches
 from sharebuy.kernel.amounts import Points, Price
 from sharebuy.kernel.errors import Refused
+from sharebuy.ledger import repository as ledger
 from sharebuy.rewards import domain
 from sharebuy.rewards import rules as rulebook
 from sharebuy.rewards.models import platform_state, purchases, rule_versions, settlements
@@ -182,19 +184,30 @@ _insert_purchase = insert(purchases).values(_prefixed(purchases, "p_", purchases
 _insert_event = insert(outbox_events).values(
     _prefixed(outbox_events, "e_", [c for c in outbox_events.c if c.name != "id"])
 )
-# On PostgreSQL both rows in one statement; their ids are given, nothing comes back.
-_insert_purchase_and_event = _insert_event.add_cte(_insert_purchase.cte("purchase"))
+# On PostgreSQL the purchase's last statement: both rows, and the shared platform accounts'
+# legs (see ledger.repository.shared_update_pg), in one round trip.
+_purchase_event_and_shared = ledger.shared_update_pg.add_cte(
+    _insert_purchase.cte("purchase"), _insert_event.cte("event")
+)
 
 
-def insert_purchase(conn: Connection, row: dict[str, Any], event: dict[str, Any]) -> None:
-    """Write a purchase row (its id from `next_purchase_id`) and its outbox event."""
+def insert_purchase(
+    conn: Connection, row: dict[str, Any], event: dict[str, Any], shared: ledger.SharedLegs
+) -> None:
+    """Write a purchase row (its id from `next_purchase_id`) and its outbox event, and apply the
+    `shared` legs its entry left (`ledger.post_deferring_shared`), last."""
     params = {f"p_{c.name}": row.get(c.name) for c in purchases.c}
     params.update({f"e_{k}": v for k, v in event.items()})
-    if conn.dialect.name == "postgresql":
-        conn.execute(_insert_purchase_and_event, params)
-    else:
+    if conn.dialect.name != "postgresql":
         conn.execute(_insert_purchase, params)
         conn.execute(_insert_event, params)
+        ledger.apply_shared(conn, shared)
+        return
+    try:
+        conn.execute(_purchase_event_and_shared, params | ledger.shared_params(shared))
+    except IntegrityError as error:
+        ledger.raise_if_insufficient(error)
+        raise
 
 
 def purchase_context(conn: Connection, day: date, merchant_id: int, key: str) -> Any:
