@@ -344,15 +344,18 @@ def raise_if_insufficient(error: IntegrityError) -> None:
 
 
 # Several shared rows in one statement on PostgreSQL, still locked in ascending id order: the
-# subquery's FOR UPDATE locks its rows after its ORDER BY, and the UPDATE reaches a row only
+# subquery's lock clause locks its rows after its ORDER BY, and the UPDATE reaches a row only
 # through it, so the subquery has locked every row, in order, before the UPDATE writes it.
-# A caller may add CTEs that insert rows of its own (they lock no existing row).
+# FOR NO KEY UPDATE is the lock the UPDATE itself takes: FOR UPDATE would also conflict with
+# the KEY SHARE locks that other writers' postings (foreign keys to these rows) hold until they
+# commit, and two such writers would deadlock.  A caller may add CTEs that insert rows of its
+# own (they lock no existing row).
 _shared_ids = bindparam("accounts", type_=ARRAY(BigInteger))
 _held = (
     select(accounts.c.id)
     .where(accounts.c.id == any_(_shared_ids))
     .order_by(accounts.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
     .subquery("held")
 )
 _change = (
