@@ -30,7 +30,9 @@ from sharebuy.kernel import caches
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 
-BENCH_DB = "sharebuy_bench"
+# Another name (SHAREBUY_BENCH_DB, e.g. sharebuy_bench_mine) keeps two checkouts benchmarking
+# on one server apart.
+BENCH_DB = os.environ.get("SHAREBUY_BENCH_DB", "sharebuy_bench")
 PGBENCH_DB = "sharebuy_pgbench"
 
 

@@ -6,7 +6,8 @@ NAME is one of: purchases, purchases-sqlite, purchases-pg, http, pgbench, settle
 settlement-sqlite, settlement-pg, market, simulator.  The PostgreSQL server is --pg-url, else
 SHAREBUY_BENCH_POSTGRES_URL, else SHAREBUY_TEST_POSTGRES_URL; without one the PostgreSQL rows are
 skipped.  Only the server of that URL is used: the benchmarks create and drop their own
-databases (sharebuy_bench, sharebuy_pgbench) through the `postgres` database.
+databases (sharebuy_bench, or SHAREBUY_BENCH_DB such as sharebuy_bench_mine when two checkouts
+share a server; sharebuy_pgbench) through the `postgres` database.
 """
 
 from __future__ import annotations

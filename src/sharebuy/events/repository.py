@@ -39,14 +39,23 @@ def emit(
     now: datetime | None = None,
 ) -> int:
     """Add an event to the outbox in the caller's transaction; amounts and dates become strings."""
+    return int(conn.execute(_insert_event, event_row(topic, merchant_id, payload, now=now)).scalar_one())
+
+
+def event_row(
+    topic: str, merchant_id: int | None, payload: Mapping[str, Any], *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The outbox row `emit` writes, for a caller that writes it together with its own row."""
     domain.require_known_topic(topic)
-    row = {
+    return {
         "topic": topic,
         "merchant_id": merchant_id,
         "payload": json.dumps(plain(dict(payload)), ensure_ascii=False, sort_keys=True),
         "created_at": utc(now) or datetime.now(UTC),
     }
-    return int(conn.execute(insert(outbox_events).returning(outbox_events.c.id), row).scalar_one())
+
+
+_insert_event = insert(outbox_events).returning(outbox_events.c.id)  # built once, compiled once
 
 
 def last_event_id(conn: Connection) -> int:

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, any_, bindparam, column, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
@@ -160,24 +161,96 @@ def post(
     accounts among the legs: they are updated last, so the rows every transaction touches are
     held for the shortest time.
     """
+    entry_id, rest = _write(
+        conn,
+        dict(
+            kind=kind,
+            business_day=business_day,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reverses_id=reverses_id,
+            rule_version=rule_version,
+        ),
+        legs,
+        platform_ids,
+        locked,
+        defer_shared=False,
+    )
+    apply_shared(conn, rest)
+    return entry_id
+
+
+# Balance changes of shared platform accounts that a caller applies itself, last.
+SharedLegs = list[dict[str, int]]
+
+
+def post_deferring_shared(
+    conn: Connection,
+    *,
+    kind: str,
+    business_day: date,
+    legs: Iterable[Leg],
+    reference: str,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    reverses_id: int | None = None,
+    rule_version: int | None = None,
+    platform_ids: Iterable[int] = (),
+    locked: Mapping[int, tuple[str, int]] | None = None,
+) -> tuple[int, SharedLegs]:
+    """`post`, except that the legs on `platform_ids` come back unapplied, for `apply_shared`.
+
+    Every transaction touches the shared platform rows, so their row locks serialise all
+    writers: a caller with more to write after the entry (the purchase row, its event) applies
+    them as its very last statement, and holds those locks only for that statement and the
+    commit.  The caller must call `apply_shared` in the same transaction before committing
+    (verify's balance check catches one that does not).
+    """
+    entry_id, rest = _write(
+        conn,
+        dict(
+            kind=kind,
+            business_day=business_day,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reverses_id=reverses_id,
+            rule_version=rule_version,
+        ),
+        legs,
+        platform_ids,
+        locked,
+        defer_shared=True,
+    )
+    return entry_id, rest
+
+
+def _write(
+    conn: Connection,
+    entry: dict[str, Any],
+    legs: Iterable[Leg],
+    platform_ids: Iterable[int],
+    locked: Mapping[int, tuple[str, int]] | None,
+    *,
+    defer_shared: bool,
+) -> tuple[int, SharedLegs]:
+    """Check the legs, write the entry and its postings and apply the member accounts' legs
+    (and the shared accounts' unless `defer_shared`); the legs still to apply come back."""
     merged = domain.merge_legs(legs)
     domain.require_balanced(merged)
     if locked:
         _precheck(merged, locked)
-    entry_id = conn.execute(
-        _insert_entry,
-        {
-            "kind": kind,
-            "business_day": business_day,
-            "reference": reference,
-            "reason": reason,
-            "actor": actor,
-            "idempotency_key": idempotency_key,
-            "reverses_id": reverses_id,
-            "rule_version": rule_version,
-            "created_at": datetime.now(UTC),
-        },
-    ).scalar_one()
+    entry = {**entry, "created_at": datetime.now(UTC)}
+    shared = set(platform_ids)
+    own = [leg for leg in merged if leg.account_id not in shared]
+    rest = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id in shared]
+    if conn.dialect.name == "postgresql" and locked and all(leg.account_id in locked for leg in own):
+        return _write_pg(conn, entry, merged, shared), rest
+    entry_id = int(conn.execute(_insert_entry, entry).scalar_one())
     conn.execute(
         _insert_posting,
         [
@@ -186,22 +259,132 @@ def post(
                 "account_id": leg.account_id,
                 "asset": leg.asset,
                 "amount": leg.amount,
-                "business_day": business_day,
+                "business_day": entry["business_day"],
             }
             for leg in merged
         ],
     )
-    shared = set(platform_ids)
-    ordered = sorted(merged, key=lambda leg: (leg.account_id in shared, leg.account_id))
+    changes = [{"acc": leg.account_id, "delta": leg.amount} for leg in own]
+    # SQLite's writer holds the whole database from BEGIN IMMEDIATE on: no row is held longer
+    # for being updated earlier, so one statement is cheaper than two.
+    if defer_shared and conn.dialect.name != "sqlite":
+        _add_to_balances(conn, changes)
+        return entry_id, rest
+    _add_to_balances(conn, changes + rest)  # one statement, in the lock order: shared rows last
+    return entry_id, []
+
+
+# The entry, its postings and the balances of the member accounts the caller holds locked, in
+# one round trip.  A multi-row UPDATE takes its row locks in no set order, which is safe only
+# because this transaction holds every one of those rows already; the shared accounts, which
+# it does not hold, are left to `apply_shared`, which locks them in id order.
+_post_pg = text(
+    """
+    WITH entry AS (
+        INSERT INTO journal_entries (kind, business_day, reference, reason, actor, idempotency_key,
+                                     reverses_id, rule_version, created_at)
+        VALUES (:kind, :business_day, :reference, :reason, :actor, :idempotency_key,
+                :reverses_id, :rule_version, :created_at)
+        RETURNING id
+    ), leg AS (
+        SELECT * FROM unnest(CAST(:accounts AS BIGINT[]), CAST(:assets AS VARCHAR[]),
+                             CAST(:amounts AS BIGINT[]), CAST(:own AS BOOLEAN[]))
+                 AS leg(account_id, asset, amount, own)
+    ), written AS (
+        INSERT INTO postings (entry_id, account_id, asset, amount, business_day)
+        SELECT entry.id, leg.account_id, leg.asset, leg.amount, CAST(:business_day AS DATE)
+        FROM entry, leg
+    ), applied AS (
+        UPDATE ledger_accounts SET balance = ledger_accounts.balance + leg.amount
+        FROM leg WHERE ledger_accounts.id = leg.account_id AND leg.own
+    )
+    SELECT id FROM entry
+    """
+)
+
+_CHECK_VIOLATION = "23514"
+
+
+def _write_pg(conn: Connection, entry: dict[str, Any], merged: list[Leg], shared: set[int]) -> int:
+    params = {
+        **entry,
+        "accounts": [leg.account_id for leg in merged],
+        "assets": [leg.asset for leg in merged],
+        "amounts": [leg.amount for leg in merged],
+        "own": [leg.account_id not in shared for leg in merged],
+    }
     try:
-        conn.execute(_add_to_balance, [{"acc": leg.account_id, "delta": leg.amount} for leg in ordered])
+        return int(conn.execute(_post_pg, params).scalar_one())
     except IntegrityError as error:
-        raise InsufficientBalance(
-            "insufficient_balance",
-            "余额不足或账户方向不允许",
-            "a balance would become negative (or a debt positive)",
-        ) from error
-    return int(entry_id)
+        raise_if_insufficient(error)
+        raise
+
+
+def apply_shared(conn: Connection, shared: SharedLegs) -> None:
+    """Apply the platform legs `post_deferring_shared` left, locking them in account id order."""
+    if conn.dialect.name != "postgresql":
+        _add_to_balances(conn, shared)
+        return
+    try:
+        conn.execute(shared_update_pg, shared_params(shared))
+    except IntegrityError as error:
+        raise_if_insufficient(error)
+        raise
+
+
+def shared_params(shared: SharedLegs) -> dict[str, list[int]]:
+    return {"accounts": [c["acc"] for c in shared], "deltas": [c["delta"] for c in shared]}
+
+
+def raise_if_insufficient(error: IntegrityError) -> None:
+    """A CHECK constraint refused a balance: say so.  Any other violation (a reused idempotency
+    key, say) is the caller's to answer."""
+    if getattr(error.orig, "sqlstate", None) == _CHECK_VIOLATION:
+        raise _insufficient() from error
+
+
+# Several shared rows in one statement on PostgreSQL, still locked in ascending id order: the
+# subquery's lock clause locks its rows after its ORDER BY, and the UPDATE reaches a row only
+# through it, so the subquery has locked every row, in order, before the UPDATE writes it.
+# FOR NO KEY UPDATE is the lock the UPDATE itself takes: FOR UPDATE would also conflict with
+# the KEY SHARE locks that other writers' postings (foreign keys to these rows) hold until they
+# commit, and two such writers would deadlock.  A caller may add CTEs that insert rows of its
+# own (they lock no existing row).
+_shared_ids = bindparam("accounts", type_=ARRAY(BigInteger))
+_held = (
+    select(accounts.c.id)
+    .where(accounts.c.id == any_(_shared_ids))
+    .order_by(accounts.c.id)
+    .with_for_update(key_share=True)
+    .subquery("held")
+)
+_change = (
+    func.unnest(_shared_ids, bindparam("deltas", type_=ARRAY(BigInteger)))
+    .table_valued(column("account_id", BigInteger), column("delta", BigInteger))
+    .render_derived(name="change")
+)
+shared_update_pg = (
+    update(accounts)
+    .values(balance=accounts.c.balance + _change.c.delta)
+    .where(accounts.c.id == _held.c.id, _change.c.account_id == _held.c.id)
+)
+
+
+def _add_to_balances(conn: Connection, changes: SharedLegs) -> None:
+    if not changes:
+        return
+    try:
+        conn.execute(_add_to_balance, changes)
+    except IntegrityError as error:
+        raise _insufficient() from error
+
+
+def _insufficient() -> InsufficientBalance:
+    return InsufficientBalance(
+        "insufficient_balance",
+        "余额不足或账户方向不允许",
+        "a balance would become negative (or a debt positive)",
+    )
 
 
 def _precheck(legs: Iterable[Leg], locked: Mapping[int, tuple[str, int]]) -> None:
@@ -293,23 +476,40 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
             digest = domain.chain_hash(prev, domain.canonical_entry(row, legs_by_entry[int(row["id"])]))
             updates.append({"eid": row["id"], "day": row["business_day"], "s": seq, "p": prev, "h": digest})
             prev = digest
-        conn.execute(
-            update(entries)
-            # The day is redundant for the row but names its month on a partitioned journal.
-            .where(entries.c.id == bindparam("eid"), entries.c.business_day == bindparam("day"))
-            .values(
-                seq=bindparam("s"),
-                prev_hash=bindparam("p"),
-                hash=bindparam("h"),
-            ),
-            updates,
-        )
+        _write_seals(conn, updates)
         sealed += len(pending)
         if len(pending) < batch:
             break
     if sealed:
         conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     return sealed
+
+
+_seal_entry = (
+    update(entries)
+    # The day is redundant for the row but names its month on a partitioned journal.
+    .where(entries.c.id == bindparam("eid"), entries.c.business_day == bindparam("day"))
+    .values(seq=bindparam("s"), prev_hash=bindparam("p"), hash=bindparam("h"))
+)
+# On PostgreSQL one statement for the whole batch instead of one per entry (the rows are new
+# and unsealed: only the sealer, which holds the chain head, writes them).
+_seal_entries_pg = text(
+    """
+    UPDATE journal_entries SET seq = sealed.seq, prev_hash = sealed.prev_hash, hash = sealed.hash
+    FROM unnest(CAST(:ids AS BIGINT[]), CAST(:days AS DATE[]), CAST(:seqs AS BIGINT[]),
+                CAST(:prevs AS VARCHAR[]), CAST(:hashes AS VARCHAR[]))
+         AS sealed(id, business_day, seq, prev_hash, hash)
+    WHERE journal_entries.id = sealed.id AND journal_entries.business_day = sealed.business_day
+    """
+)
+
+
+def _write_seals(conn: Connection, updates: list[dict[str, Any]]) -> None:
+    if conn.dialect.name != "postgresql":
+        conn.execute(_seal_entry, updates)
+        return
+    columns = {"ids": "eid", "days": "day", "seqs": "s", "prevs": "p", "hashes": "h"}
+    conn.execute(_seal_entries_pg, {name: [u[key] for u in updates] for name, key in columns.items()})
 
 
 def head(conn: Connection) -> tuple[int, str]:

@@ -82,33 +82,35 @@ def _buyer_column(column: Any, label: str) -> Any:
     )
 
 
-_parties_for_sale = (
-    select(
-        members,
-        merchants,
-        _buyer_column(_buyer.c.id, "buyer_id"),
-        _buyer_column(_buyer.c.frozen, "buyer_frozen"),
-        _buyer_column(_buyer.c.activated_day, "buyer_activated_day"),
-        exists()
-        .where(
-            merchant_staff.c.merchant_id == bindparam("merchant"),
-            merchant_staff.c.consumer_id == bindparam("consumer"),
+def sale_statement(*extra: Any) -> Any:
+    """Lock the merchant (bind parameter `merchant`) and read the consumer (`consumer`) of a
+    sale; `extra` adds labelled columns that other parts read in the same round trip."""
+    return (
+        select(
+            members,
+            merchants,
+            _buyer_column(_buyer.c.id, "buyer_id"),
+            _buyer_column(_buyer.c.frozen, "buyer_frozen"),
+            _buyer_column(_buyer.c.activated_day, "buyer_activated_day"),
+            exists()
+            .where(
+                merchant_staff.c.merchant_id == bindparam("merchant"),
+                merchant_staff.c.consumer_id == bindparam("consumer"),
+            )
+            .label("buyer_is_staff"),
+            *extra,
         )
-        .label("buyer_is_staff"),
+        .join(merchants, merchants.c.member_id == members.c.id)
+        .where(members.c.id == bindparam("merchant"))
+        .with_for_update(of=merchants)
     )
-    .join(merchants, merchants.c.member_id == members.c.id)
-    .where(members.c.id == bindparam("merchant"))
-    .with_for_update(of=merchants)
-)
 
 
-def parties_for_sale(
-    conn: Connection, merchant_id: int, consumer_id: int
+def sale_parties(
+    row: Mapping[Any, Any] | None, merchant_id: int, consumer_id: int
 ) -> tuple[Mapping[Any, Any], Mapping[Any, Any]]:
-    """(merchant row, locked; consumer facts: id, frozen, activated_day, is_staff)."""
-    row = (
-        conn.execute(_parties_for_sale, {"merchant": merchant_id, "consumer": consumer_id}).mappings().first()
-    )
+    """From a row of `sale_statement` (None: no such merchant): (the merchant row, locked, with
+    the extra columns; consumer facts: id, frozen, activated_day, is_staff)."""
     if row is None:
         raise not_found("商家", "merchant", merchant_id)
     if row["buyer_id"] is None:

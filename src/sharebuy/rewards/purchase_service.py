@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, transaction
@@ -99,12 +99,12 @@ def record_purchase(
     moment = at or now or datetime.now(UTC)
 
     def work(uow: UnitOfWork) -> PurchaseResult:
-        context = repository.purchase_context(uow.c, business_day(moment), merchant_id, request_key)
-        if context.existing is not None:
+        sale = _sale_row(uow.c, business_day(moment), merchant_id, consumer_id, request_key)
+        if sale["existing"] is not None:
             earlier = _replay(uow.c, merchant_id, request_key, print_)
             assert earlier is not None
             return earlier
-        result = _record(uow.c, context, merchant_id, consumer_id, cny, moment, request_key, print_, actor)
+        result = _record(uow.c, sale, merchant_id, consumer_id, cny, moment, request_key, print_, actor)
         uow.commit()
         return result
 
@@ -189,10 +189,30 @@ def check_open_day(day: date, start: date, started: date | None) -> None:
         )
 
 
-def _parties(conn: Connection, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
+# The first statement of a sale, one round trip: lock the merchant, read the consumer, whether
+# the merchant is green and the platform's context (rules, price, settled days, the key's use).
+_sale = member_repo.sale_statement(
+    tier_repository.green_column(bindparam("merchant")),
+    *repository.context_columns,
+    repository.next_purchase_id,
+)
+
+
+def _sale_row(conn: Connection, day: date, merchant_id: int, consumer_id: int, key: str) -> Any:
+    row = conn.execute(_sale, {"merchant": merchant_id, "consumer": consumer_id, "day": day, "key": key})
+    found = row.mappings().first()
+    if found is None or found["start_day"] is None:
+        # Say why: an uninitialised platform before an unknown merchant.
+        repository.purchase_context(conn, day, merchant_id, key)
+        member_repo.sale_parties(found, merchant_id, consumer_id)
+    assert found is not None
+    return found
+
+
+def _parties(sale: Any, merchant_id: int, consumer_id: int) -> tuple[Any, Any]:
     # Locking the merchant row first makes status and balances one decision: a sale that waits
     # behind the sale that suspended the merchant sees the suspension and is refused.
-    merchant, consumer = member_repo.parties_for_sale(conn, merchant_id, consumer_id)
+    merchant, consumer = member_repo.sale_parties(sale, merchant_id, consumer_id)
     if merchant["frozen"] or merchant["status"] == "closed":
         raise Refused(
             "merchant_frozen",
@@ -229,7 +249,7 @@ def _effective_rate(merchant: Any, rules: Rulebook) -> Decimal:
 
 def _record(
     conn: Connection,
-    context: Any,
+    sale: Any,
     merchant_id: int,
     consumer_id: int,
     cny: Cny,
@@ -239,9 +259,9 @@ def _record(
     actor: str,
 ) -> PurchaseResult:
     day = business_day(moment)
-    check_open_day(day, context.start_day, context.last_started)
-    merchant, consumer = _parties(conn, merchant_id, consumer_id)
-    version_id = int(context.version_id)
+    check_open_day(day, sale["start_day"], sale["last_started"])
+    merchant, consumer = _parties(sale, merchant_id, consumer_id)
+    version_id = int(sale["version_id"])
     rules = repository.version(conn, version_id)
     if cny > rules["max_purchase_cny"]:
         raise Refused(
@@ -250,13 +270,13 @@ def _record(
             f"a single purchase cannot exceed {rules['max_purchase_cny']} CNY",
         )
     rate = _effective_rate(merchant, rules)
-    price = repository.guide_price_from(rules, context.last_price)
+    price = repository.guide_price_from(rules, sale["last_price"])
     consumer_sv = domain.consumer_share_value(cny, rate, rules["consumer_multiplier"])
     merchant_sv = domain.merchant_share_value(cny, rate, rules["merchant_multiplier"])
     bonus = rules["registration_bonus_sv"] if consumer["activated_day"] is None else ShareValue(0)
     green = (
         green_domain.green_bonus(consumer_sv, rules["green_bonus_rate"])
-        if tier_repository.is_green(conn, merchant_id)
+        if merchant["green"]
         else ShareValue(0)
     )
     owed = domain.concession_points(cny, rate, price)
@@ -273,7 +293,7 @@ def _record(
         Leg(m_acc["deposit"][0], PT, -deduction.from_deposit.units),
         Leg(platform[_destination(rules)], PT, owed.units),
     ]
-    entry_id = ledger.post(
+    entry_id, shared = ledger.post_deferring_shared(
         conn,
         kind="purchase",
         business_day=day,
@@ -307,7 +327,7 @@ def _record(
         "entry_id": entry_id,
         "status": "recorded",
     }
-    row["id"] = conn.execute(_insert_purchase, row).scalar_one()
+    row["id"] = int(sale["next_purchase_id"])
     _mark_activated(conn, day, (consumer_id, consumer), (merchant_id, merchant))
     if deduction.suspends:
         conn.execute(
@@ -316,8 +336,7 @@ def _record(
             .values(status="suspended", suspension_reason="deposit_shortfall")
         )
     result = _result(row, suspended=deduction.suspends)
-    events.emit(
-        conn,
+    event = events.event_row(
         "purchase.recorded",
         merchant_id,
         {
@@ -333,10 +352,9 @@ def _record(
             "merchant_suspended": deduction.suspends,
         },
     )
+    # Last, so that the platform rows every writer updates stay locked only until the commit.
+    repository.insert_purchase(conn, row, event, shared)
     return result
-
-
-_insert_purchase = insert(purchases).returning(purchases.c.id)
 
 
 def _destination(rules: Rulebook) -> str:

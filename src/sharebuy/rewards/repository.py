@@ -6,11 +6,17 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from sharebuy.events.models import outbox_events
 from sharebuy.kernel import caches
 from sharebuy.kernel.amounts import Points, Price
 from sharebuy.kernel.errors import Refused
+from sharebuy.ledger import repository as ledger
 from sharebuy.rewards import domain
 from sharebuy.rewards import rules as rulebook
 from sharebuy.rewards.models import platform_state, purchases, rule_versions, settlements
@@ -123,8 +129,8 @@ def current_guide_price(conn: Connection) -> Price:
     return price
 
 
-# Everything a purchase needs to know about the platform, in one round trip.
-_context = select(
+# Everything a purchase needs to know about the platform, as columns of one query.
+context_columns = (
     select(platform_state.c.start_day).where(platform_state.c.id == 1).scalar_subquery().label("start_day"),
     select(func.max(settlements.c.business_day)).scalar_subquery().label("last_started"),
     select(settlements.c.guide_price)
@@ -144,6 +150,64 @@ _context = select(
     .scalar_subquery()
     .label("existing"),
 )
+_context = select(*context_columns)
+
+
+class _NextPurchaseId(FunctionElement[int]):
+    """The id the next purchase row takes, known before it is written, so that its event (which
+    names it) can go to the database with it: the sequence on PostgreSQL; on SQLite the next
+    rowid, which nobody else can take while this transaction holds the write lock."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(_NextPurchaseId, "postgresql")
+def _next_id_pg(element: _NextPurchaseId, compiler: SQLCompiler, **kw: Any) -> str:
+    return "nextval('purchases_id_seq')"
+
+
+@compiles(_NextPurchaseId, "sqlite")
+def _next_id_sqlite(element: _NextPurchaseId, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(SELECT coalesce(max(id), 0) + 1 FROM purchases)"
+
+
+next_purchase_id = _NextPurchaseId().label("next_purchase_id")
+
+
+def _prefixed(table: Any, prefix: str, columns: Any) -> dict[str, Any]:
+    # Both tables have a merchant_id: prefixed names keep their parameters apart.
+    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in columns}
+
+
+_insert_purchase = insert(purchases).values(_prefixed(purchases, "p_", purchases.c))
+_insert_event = insert(outbox_events).values(
+    _prefixed(outbox_events, "e_", [c for c in outbox_events.c if c.name != "id"])
+)
+# On PostgreSQL the purchase's last statement: both rows, and the shared platform accounts'
+# legs (see ledger.repository.shared_update_pg), in one round trip.
+_purchase_event_and_shared = ledger.shared_update_pg.add_cte(
+    _insert_purchase.cte("purchase"), _insert_event.cte("event")
+)
+
+
+def insert_purchase(
+    conn: Connection, row: dict[str, Any], event: dict[str, Any], shared: ledger.SharedLegs
+) -> None:
+    """Write a purchase row (its id from `next_purchase_id`) and its outbox event, and apply the
+    `shared` legs its entry left (`ledger.post_deferring_shared`), last."""
+    params = {f"p_{c.name}": row.get(c.name) for c in purchases.c}
+    params.update({f"e_{k}": v for k, v in event.items()})
+    if conn.dialect.name != "postgresql":
+        conn.execute(_insert_purchase, params)
+        conn.execute(_insert_event, params)
+        ledger.apply_shared(conn, shared)
+        return
+    try:
+        conn.execute(_purchase_event_and_shared, params | ledger.shared_params(shared))
+    except IntegrityError as error:
+        ledger.raise_if_insufficient(error)
+        raise
 
 
 def purchase_context(conn: Connection, day: date, merchant_id: int, key: str) -> Any:

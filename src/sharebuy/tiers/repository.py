@@ -165,6 +165,17 @@ def turnover(conn: Connection, first: date, last: date) -> Cny:
     return Cny(int(total))
 
 
+def green_column(merchant: Any) -> Any:
+    """Whether the merchant (a bind parameter or column) is certified green, as a column that
+    a caller's own query can carry (see members.repository.sale_statement)."""
+    return (
+        select(green_merchants.c.green)
+        .where(green_merchants.c.merchant_id == merchant)
+        .scalar_subquery()
+        .label("green")
+    )
+
+
 def is_green(conn: Connection, merchant_id: int) -> bool:
     found = conn.execute(
         select(green_merchants.c.green).where(green_merchants.c.merchant_id == merchant_id)
