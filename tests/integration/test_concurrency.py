@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine
 
+from sharebuy.db import uow
 from sharebuy.kernel.amounts import Points, ShareValue
 from sharebuy.kernel.errors import Refused
 from sharebuy.rewards import purchase_service
-from tests.integration.world import build, new_consumer
+from tests.integration.world import build, new_consumer, open_merchant
 
 pytestmark = pytest.mark.postgres
 
@@ -36,6 +37,41 @@ def test_sixteen_threads_at_one_merchant(pg: Engine) -> None:
     assert world.platform()["burned"] == Points.parse("160")
     for consumer in buyers:
         assert world.consumer(consumer)["share_value"] == ShareValue.parse("100")
+    world.assert_verified()
+
+
+def test_shops_selling_to_shared_customers_at_once_never_deadlock(
+    pg: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 merchants and 8 consumers, every thread selling at every merchant to every consumer:
+    member rows, then the shared platform rows, are locked in one order, so no transaction is
+    ever aborted as a deadlock (a retry would hide it; the spy counts them) and no unit is lost."""
+    world = build(pg, consumers=0, grant="1000")
+    shops = [world.merchant, *(open_merchant(pg, new_consumer(pg)) for _ in range(3))]
+    buyers = [new_consumer(pg) for _ in range(8)]
+    aborted: list[str] = []
+    spied = uow.is_retryable
+
+    def counting(error: BaseException) -> bool:
+        aborted.append(str(getattr(getattr(error, "orig", None), "sqlstate", None)))
+        return spied(error)
+
+    monkeypatch.setattr(uow, "is_retryable", counting)
+
+    def sell(thread: int) -> None:
+        for n in range(12):
+            shop = shops[(thread + n) % len(shops)]
+            consumer = buyers[(thread * 3 + n) % len(buyers)]
+            world.buy(consumer, "10", merchant=shop, key=f"{thread}-{n}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(sell, range(8)))
+    assert "40P01" not in aborted, aborted
+    assert world.platform()["burned"] == Points.parse("96")  # 8 × 12 sales of 1.0000 point
+    for shop in shops:
+        assert world.merchant_view(shop)["points"]["available"] == Points.parse("476")
+    for consumer in buyers:
+        assert world.consumer(consumer)["share_value"] == ShareValue.parse("120")
     world.assert_verified()
 
 
