@@ -116,6 +116,9 @@ def test_who_may_open_which_page(world: dict[str, Any]) -> None:
     anonymous = Browser(world["app"])
     answer = anonymous.get("/wallet")
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=%2Fwallet"
+    # A link in English leads to the sign-in page in English.
+    english = anonymous.get("/collectibles?lang=en")
+    assert english.headers["location"] == "/login?next=%2Fcollectibles%3Flang%3Den&lang=en"
     consumer = Browser(world["app"])
     consumer.sign_in("13800000001")
     assert consumer.get("/ops").status_code == 403

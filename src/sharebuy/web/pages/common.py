@@ -314,7 +314,11 @@ def _error_page(request: Request, error: SharebuyError) -> Response:
 
 def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+    query = {"next": target}
+    asked = request.query_params.get("lang")
+    if asked in LANGS:  # a link in English stays in English through the sign-in page
+        query["lang"] = asked
+    response = RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
     if request.cookies.get(SESSION_COOKIE):
         response.delete_cookie(SESSION_COOKIE, path="/")
     return response
