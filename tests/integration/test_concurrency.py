@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sharebuy.db import uow
 from sharebuy.kernel.amounts import Points, ShareValue
@@ -116,3 +116,16 @@ def test_same_key_raced_takes_effect_once(pg: Engine) -> None:
     assert len(ids) == 1
     assert world.consumer(consumer)["share_value"] == ShareValue.parse("50")
     world.assert_verified()
+
+
+def test_a_single_read_on_every_request_runs_outside_a_transaction_block(pg: Engine) -> None:
+    """`reading_one` (the caller's key, the Idempotency-Key) spends no BEGIN and ROLLBACK round
+    trips: each statement is its own transaction, where `reading` shares one between them."""
+    ask = text("SELECT pg_current_xact_id()::text")
+    with uow.reading_one(pg) as conn:
+        alone = {conn.execute(ask).scalar_one() for _ in range(2)}
+    with uow.reading(pg) as conn:
+        shared = {conn.execute(ask).scalar_one() for _ in range(2)}
+    assert len(alone) == 2 and len(shared) == 1
+    with uow.reading(pg) as conn:  # a connection back in the pool is back in transaction blocks
+        assert len({conn.execute(ask).scalar_one() for _ in range(3)}) == 1

@@ -121,3 +121,17 @@ def transaction(engine: Engine, work: Callable[[UnitOfWork], T], *, attempts: in
 def reading(engine: Engine) -> Iterator[Connection]:
     with UnitOfWork(engine, readonly=True) as uow:
         yield uow.c
+
+
+@contextmanager
+def reading_one(engine: Engine) -> Iterator[Connection]:
+    """A connection for a single reading statement, asked on every request (the caller's key,
+    the Idempotency-Key).  On PostgreSQL it runs outside a transaction block: one SELECT sees one
+    snapshot either way, and BEGIN and ROLLBACK would be two more round trips each time.  Use
+    `reading` for anything of more than one statement."""
+    if engine.dialect.name != "postgresql":
+        with reading(engine) as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from sharebuy.db.uow import UnitOfWork, commit_hook, reading, transaction
+from sharebuy.db.uow import UnitOfWork, commit_hook, reading, reading_one, transaction
 from sharebuy.idempotency.models import idempotency_records
 from sharebuy.kernel.errors import Conflict, InvalidInput
 
@@ -118,7 +118,7 @@ def run(
     exactly one writing transaction through `db.uow.transaction`).  `atomic=False` is for
     effects that are idempotent by themselves (a day's settlement): the record follows them.
     """
-    with reading(engine) as conn:
+    with reading_one(engine) as conn:
         earlier = _recorded(conn, request)
     if earlier is not None:
         return earlier

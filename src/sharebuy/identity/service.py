@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from sharebuy.db.uow import UnitOfWork, is_retryable, reading, transaction
+from sharebuy.db.uow import UnitOfWork, is_retryable, reading, reading_one, transaction
 from sharebuy.identity import domain, repository
 from sharebuy.identity.repository import Row, utc
 from sharebuy.kernel.errors import (
@@ -534,7 +534,7 @@ def revoke_api_key(
 def authenticate_api_key(engine: Engine, key: str, now: datetime | None = None) -> Principal:
     moment = _now(now)
     parsed = domain.parse_api_key(key)
-    with reading(engine) as conn:
+    with reading_one(engine) as conn:
         row = repository.api_key_by_prefix(conn, parsed.prefix)
     if row is None or not hmac.compare_digest(row["secret_hash"], domain.digest(parsed.secret)):
         raise domain.invalid_api_key()
