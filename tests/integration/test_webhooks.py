@@ -76,7 +76,7 @@ class Receiver:
     def __init__(self) -> None:
         self.secret = ""
         self.status = 200
-        self.clock: float | None = None  # the receiver's unix time; None reads the real clock
+        self.clock: int | None = None  # the receiver's unix time; None reads the real clock
         self.requests: list[tuple[dict[str, str], bytes, bool]] = []
         receiver = self
 
@@ -87,7 +87,7 @@ class Receiver:
                     receiver.secret,
                     self.headers.get("Sharebuy-Signature", ""),
                     body,
-                    now=time.time() if receiver.clock is None else receiver.clock,
+                    now=int(time.time()) if receiver.clock is None else receiver.clock,
                 )
                 receiver.requests.append((dict(self.headers.items()), body, genuine))
                 self.send_response(receiver.status if genuine else 401)
@@ -307,7 +307,7 @@ def test_a_failing_receiver_is_retried_by_the_backoff_then_given_up(
     moment = now()
     assert service.enqueue(engine, now=moment) == 1
     for attempt, wait in enumerate(domain.BACKOFF, start=1):
-        receiver.clock = moment.timestamp()
+        receiver.clock = int(moment.timestamp())
         assert service.dispatch_due(engine, now=moment)["retrying"] == 1
         [log] = service.deliveries(engine, world.merchant)
         assert (log["status"], log["attempts"], log["last_status_code"]) == ("pending", attempt, 500)

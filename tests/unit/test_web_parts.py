@@ -32,6 +32,12 @@ def test_production_refuses_the_development_secret() -> None:
         ("de", "zh"),
         ("en;q=0.2,zh;q=0.8", "zh"),
         ("en;q=abc", "zh"),
+        # Weights are exact decimals of at most three places (RFC 9110); others are not weights.
+        ("zh;q=0.333,en;q=0.334", "en"),
+        ("zh;q=0.5,en;q=1e0", "zh"),
+        ("zh;q=0.5,en;q=nan", "zh"),
+        ("zh;q=0.5,en;q=2", "zh"),
+        ("zh;q=0.5,en;Q=1.000", "en"),
     ],
 )
 def test_language_from_accept_language(header: str | None, expected: str) -> None:
@@ -40,7 +46,8 @@ def test_language_from_accept_language(header: str | None, expected: str) -> Non
 
 def test_sliding_window_counts_per_client_and_forgets() -> None:
     window = SlidingWindow(limit=3, seconds=60)
-    assert all(window.hit("a", now=t) for t in (0, 1, 2))
-    assert not window.hit("a", now=3)
-    assert window.hit("b", now=3)  # another client is not affected
-    assert window.hit("a", now=61)  # the first attempt has left the window
+    second = 1_000_000_000
+    assert all(window.hit("a", now_ns=t * second) for t in (0, 1, 2))
+    assert not window.hit("a", now_ns=3 * second)
+    assert window.hit("b", now_ns=3 * second)  # another client is not affected
+    assert window.hit("a", now_ns=61 * second)  # the first attempt has left the window

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -58,7 +58,9 @@ def test_scheduler_thread_catches_up_at_start_and_runs_jobs(engine: Engine) -> N
     _platform_with_a_sale(engine)
     ran: list[int] = []
     clock = datetime(2025, 3, 3, 9, 0, tzinfo=BUSINESS_TZ)
-    scheduler = Scheduler(engine, periodic=[(0.1, lambda e: ran.append(1))], clock=lambda: clock)
+    scheduler = Scheduler(
+        engine, periodic=[(timedelta(milliseconds=100), lambda e: ran.append(1))], clock=lambda: clock
+    )
     scheduler.start()
     deadline = time.monotonic() + 20
     while (len(queries.settlement_list(engine)) < 2 or not ran) and time.monotonic() < deadline:

@@ -188,7 +188,7 @@ def verify_signature(
     secret: str,
     header: str,
     body: bytes | str,
-    now: float,
+    now: int,
     tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
 ) -> bool:
     """True when `header` signs exactly `body` with `secret` within `tolerance` seconds of `now`.

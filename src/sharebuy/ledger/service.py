@@ -2,7 +2,8 @@
 
 Writers never seal inside their own transaction (that would queue every writer on the chain
 head).  After committing they call `seal_soon`, which seals everything committed so far at most
-every SEAL_INTERVAL seconds per process; the settlement and the CLI seal fully with `seal_pending`.
+every 0.2 s (SEAL_INTERVAL_NS) per process; the settlement and the CLI seal fully with
+`seal_pending`.
 Entries committed in between are sealed by the next sealer; verify reports them as unsealed.
 """
 
@@ -17,14 +18,14 @@ from sharebuy.kernel import caches
 from sharebuy.ledger import repository
 from sharebuy.ledger.models import chain_head
 
-SEAL_INTERVAL = 0.2
-_last_sealed: dict[int, float] = {}
+SEAL_INTERVAL_NS = 200_000_000  # of the monotonic clock: 0.2 s
+_last_sealed: dict[int, int] = {}
 caches.register(_last_sealed.clear)
 
 
 def seal_pending(engine: Engine, *, wait: bool = False) -> int:
     """Seal whatever has committed. Without `wait`, a sealer already at work is left to it."""
-    _last_sealed[id(engine)] = time.monotonic()
+    _last_sealed[id(engine)] = time.monotonic_ns()
     with UnitOfWork(engine) as uow:
         if not wait and uow.c.dialect.name == "postgresql":
             # Somebody else holds the head: their run (or the next) seals our entries too.
@@ -39,6 +40,7 @@ def seal_pending(engine: Engine, *, wait: bool = False) -> int:
 
 
 def seal_soon(engine: Engine) -> None:
-    """Seal unless this process sealed less than SEAL_INTERVAL seconds ago."""
-    if time.monotonic() - _last_sealed.get(id(engine), 0.0) >= SEAL_INTERVAL:
+    """Seal unless this process sealed less than SEAL_INTERVAL_NS ago."""
+    last = _last_sealed.get(id(engine))
+    if last is None or time.monotonic_ns() - last >= SEAL_INTERVAL_NS:
         seal_pending(engine)

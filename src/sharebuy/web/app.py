@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Response
@@ -40,9 +41,14 @@ DESCRIPTION = """
 """
 
 
-def periodic_jobs() -> list[tuple[float, Callable[[Engine], object]]]:
-    """Jobs the scheduler runs every few seconds: webhook deliveries, market timeouts."""
-    return [(5.0, events.run_once), (60.0, market_service.sweep), (60.0, mall_service.sweep)]
+def periodic_jobs() -> list[tuple[timedelta, Callable[[Engine], object]]]:
+    """Jobs the scheduler runs every few seconds: webhook deliveries, market and mall timeouts."""
+    minute = timedelta(minutes=1)
+    return [
+        (timedelta(seconds=5), events.run_once),
+        (minute, market_service.sweep),
+        (minute, mall_service.sweep),
+    ]
 
 
 def create_app(

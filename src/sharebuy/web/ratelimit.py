@@ -16,24 +16,25 @@ from sharebuy.kernel.errors import RateLimited
 
 
 class SlidingWindow:
-    def __init__(self, limit: int, seconds: float = 60.0) -> None:
+    def __init__(self, limit: int, seconds: int = 60) -> None:
         self.limit = limit
-        self.seconds = seconds
-        self._hits: dict[str, deque[float]] = {}
+        self.window_ns = seconds * 1_000_000_000
+        self._hits: dict[str, deque[int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, who: str, now: float | None = None) -> bool:
-        """Count one attempt; False when `who` is over the limit."""
-        now = time.monotonic() if now is None else now
+    def hit(self, who: str, now_ns: int | None = None) -> bool:
+        """Count one attempt; False when `who` is over the limit.  Times are integer nanoseconds
+        of the monotonic clock."""
+        now = time.monotonic_ns() if now_ns is None else now_ns
         with self._lock:
             hits = self._hits.setdefault(who, deque())
-            while hits and hits[0] <= now - self.seconds:
+            while hits and hits[0] <= now - self.window_ns:
                 hits.popleft()
             if len(hits) >= self.limit:
                 return False
             hits.append(now)
             if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
-                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.seconds}
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window_ns}
             return True
 
 

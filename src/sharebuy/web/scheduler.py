@@ -64,7 +64,7 @@ def settle_missed(engine: Engine, now: datetime | None = None) -> int:
 @dataclass
 class Scheduler:
     engine: Engine
-    periodic: list[tuple[float, Callable[[Engine], object]]] = field(default_factory=list)
+    periodic: list[tuple[timedelta, Callable[[Engine], object]]] = field(default_factory=list)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -73,7 +73,7 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="sharebuy-scheduler", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: int = 10) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -81,15 +81,16 @@ class Scheduler:
     def _run(self) -> None:
         self._safely("catch-up settlement", lambda: settle_missed(self.engine, self.clock()))
         due_settle = next_settlement(self.clock())
-        last_run = [0.0] * len(self.periodic)
+        last_run: list[int | None] = [None] * len(self.periodic)
         while not self._stop.wait(1.0):
             now = self.clock()
             if now >= due_settle:
                 self._safely("daily settlement", partial(settle_missed, self.engine, now))
                 due_settle = next_settlement(now)
             for i, (every, job) in enumerate(self.periodic):
-                if time.monotonic() - last_run[i] >= every:
-                    last_run[i] = time.monotonic()
+                ran, moment = last_run[i], time.monotonic_ns()
+                if ran is None or moment - ran >= every // timedelta(microseconds=1) * 1000:
+                    last_run[i] = moment
                     self._safely(getattr(job, "__name__", "job"), partial(job, self.engine))
 
     @staticmethod
