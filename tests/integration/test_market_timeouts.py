@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -187,4 +188,4 @@ def test_evidence(engine: Engine) -> None:
 
 
 def test_the_scheduler_sweeps_every_minute() -> None:
-    assert (60.0, market.sweep) in periodic_jobs()
+    assert (timedelta(minutes=1), market.sweep) in periodic_jobs()
