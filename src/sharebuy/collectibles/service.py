@@ -25,10 +25,10 @@ from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.amounts import Points
 from sharebuy.kernel.clock import business_day, parse_moment
 from sharebuy.kernel.errors import InvalidInput, Refused, not_found
+from sharebuy.kernel.text import clean_text
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, Leg
 from sharebuy.ledger.service import seal_soon
-from sharebuy.market.domain import clean_text
 from sharebuy.rewards import repository as rewards
 from sharebuy.rewards.rules import Rulebook
 

@@ -102,19 +102,6 @@ MAX_PRICE = Points.parse("1000000")
 MAX_URL = 500
 
 
-def clean_text(text: object, what_zh: str, what_en: str, *, limit: int, required: bool = True) -> str:
-    value = str(text or "").strip()
-    if required and not value:
-        raise InvalidInput("text_required", f"请填写{what_zh}", f"{what_en} is required")
-    if len(value) > limit or not all(ch.isprintable() or ch in "\n\t" for ch in value):
-        raise InvalidInput(
-            "invalid_text",
-            f"{what_zh}最多 {limit} 个可打印字符",
-            f"{what_en} takes at most {limit} printable characters",
-        )
-    return value
-
-
 def price(value: object) -> Points:
     found = Points.parse(value)
     if not found.is_positive() or found > MAX_PRICE:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from sharebuy.events import repository as events
 from sharebuy.events.repository import utc
 from sharebuy.kernel.amounts import Points, ShareValue
+from sharebuy.kernel.text import clean_text
 from sharebuy.mall import domain, escrow, repository
 from sharebuy.mall.models import orders
 from sharebuy.market.escrow import posting_day
@@ -49,7 +50,7 @@ def apply(
 ) -> Row:
     """Move a locked order along the table by `event`; returns the order as it is afterwards."""
     step = domain.step(order["status"], event, role)
-    text = domain.clean_text(reason, "理由", "reason", limit=500, required=False)
+    text = clean_text(reason, "理由", "reason", limit=500, required=False)
     changes: dict[str, Any] = {"status": step.target, **(values or {})}
     order_id, points = int(order["id"]), Points(int(order["points"]))
     if step.effect == domain.REFUND:

@@ -19,6 +19,7 @@ from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.amounts import Points, ShareValue
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, Refused, not_found
+from sharebuy.kernel.text import clean_text
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.service import seal_soon
 from sharebuy.mall import domain, escrow, machine, repository, views
@@ -220,7 +221,7 @@ def ship(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The merchant sends the goods (a carrier and tracking number in the note, say)."""
-    text = domain.clean_text(note, "发货说明", "shipping note", limit=200, required=False)
+    text = clean_text(note, "发货说明", "shipping note", limit=200, required=False)
     return _act(
         engine, order_id, Viewer(frozenset({merchant_id})), "shipped", actor=actor, now=now, note=text
     )

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.errors import Forbidden, Refused, not_found
+from sharebuy.kernel.text import clean_text
 from sharebuy.mall import domain, repository, views
 from sharebuy.mall.models import products
 from sharebuy.members import domain as member_domain
@@ -45,9 +46,9 @@ def _fields(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Validated column values for the fields present in `changes`."""
     out: dict[str, Any] = {}
     if "title_zh" in changes:
-        out["title_zh"] = domain.clean_text(changes["title_zh"], "中文标题", "Chinese title", limit=100)
+        out["title_zh"] = clean_text(changes["title_zh"], "中文标题", "Chinese title", limit=100)
     if "title_en" in changes:
-        out["title_en"] = domain.clean_text(
+        out["title_en"] = clean_text(
             changes["title_en"], "英文标题", "English title", limit=100, required=False
         )
     for key, zh, en in (
@@ -55,7 +56,7 @@ def _fields(changes: Mapping[str, Any]) -> dict[str, Any]:
         ("description_en", "英文描述", "English description"),
     ):
         if key in changes:
-            out[key] = domain.clean_text(changes[key], zh, en, limit=2000, required=False)
+            out[key] = clean_text(changes[key], zh, en, limit=2000, required=False)
     if "picture_url" in changes:
         out["picture_url"] = domain.picture_url(changes["picture_url"])
     if "price" in changes:

@@ -300,19 +300,6 @@ def check_image_size(size: int) -> None:
         )
 
 
-def clean_text(text: str, what_zh: str, what_en: str, *, limit: int = 500, required: bool = True) -> str:
-    value = str(text or "").strip()
-    if required and not value:
-        raise InvalidInput("text_required", f"请填写{what_zh}", f"{what_en} is required")
-    if len(value) > limit or not all(ch.isprintable() or ch in "\n\t" for ch in value):
-        raise InvalidInput(
-            "invalid_text",
-            f"{what_zh}最多 {limit} 个可打印字符",
-            f"{what_en} takes at most {limit} printable characters",
-        )
-    return value
-
-
 # -- the risk notice (SPEC §10) ------------------------------------------------------------------
 
 RISK_NOTICE_VERSION = 1

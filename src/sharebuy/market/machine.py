@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from sharebuy.events import repository as events
 from sharebuy.kernel.amounts import Cny, Points, Price
+from sharebuy.kernel.text import clean_text
 from sharebuy.market import domain, escrow, repository
 from sharebuy.market.models import buy_orders, listings, trades
 
@@ -45,7 +46,7 @@ def apply(
 ) -> Row:
     """Move a locked trade along the table by `event`; returns the trade as it is afterwards."""
     step = domain.step(trade["status"], event, role)
-    text = domain.clean_text(reason, "理由", "reason", limit=1000, required=step.needs_reason)
+    text = clean_text(reason, "理由", "reason", limit=1000, required=step.needs_reason)
     changes: dict[str, Any] = {"status": step.target, **(values or {})}
     if step.effect != domain.HOLD:
         day = escrow.posting_day(conn, now)

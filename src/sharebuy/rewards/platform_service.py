@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, insert, select
 from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput, Refused
-from sharebuy.kernel.text import displayable
+from sharebuy.kernel.text import check_note
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, Leg
 from sharebuy.ledger.service import seal_pending
@@ -98,14 +98,7 @@ def set_rules(
     if not changes:
         raise InvalidInput("no_changes", "没有给出要修改的规则", "no rule changes were given")
     # The note is shown beside the version in the rulebook's history, to every operator.
-    if len(note) > 500:
-        raise InvalidInput("note_too_long", "备注最多 500 个字符", "a note takes at most 500 characters")
-    if not displayable(note, multiline=True):
-        raise InvalidInput(
-            "note_not_printable",
-            "备注含有不可显示的字符",
-            "the note contains characters that cannot be displayed",
-        )
+    check_note(note)
     for key in changes:
         spec = rulebook.SPECS.get(key)
         if spec is None:

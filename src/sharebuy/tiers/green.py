@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from sharebuy.db.uow import UnitOfWork, reading, transaction
-from sharebuy.kernel.errors import InvalidInput, not_found
-from sharebuy.kernel.text import displayable
+from sharebuy.kernel.errors import not_found
+from sharebuy.kernel.text import check_note
 from sharebuy.members.models import members
 from sharebuy.tiers.models import green_log, green_merchants
 
@@ -29,14 +29,7 @@ def set_green(
     engine: Engine, merchant_id: int, green: bool, *, actor: str = "operator", note: str = ""
 ) -> dict[str, Any]:
     """Certify (green=True) or revoke; setting the status a merchant already has changes nothing."""
-    if len(note) > 500:
-        raise InvalidInput("note_too_long", "备注最多 500 个字符", "a note takes at most 500 characters")
-    if not displayable(note, multiline=True):
-        raise InvalidInput(
-            "note_not_printable",
-            "备注含有不可显示的字符",
-            "the note contains characters that cannot be displayed",
-        )
+    check_note(note)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         conn = uow.c

@@ -12,6 +12,7 @@ from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.events.repository import utc
 from sharebuy.kernel.clock import business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput
+from sharebuy.kernel.text import clean_text
 from sharebuy.market import domain, repository
 from sharebuy.market.models import payment_methods
 from sharebuy.market.service.common import eligibility, is_open, rules, utc_now
@@ -169,7 +170,7 @@ def set_market_open(
     """Open or close the market at once.  Closed: no new listings, buy orders or trades; open
     trades finish, and listings can still be cancelled (their escrow returns)."""
     moment = utc_now(now)
-    text = domain.clean_text(reason, "原因", "reason", required=not open_)
+    text = clean_text(reason, "原因", "reason", required=not open_)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         repository.set_switch(uow.c, open_=open_, reason=text, actor=actor, now=moment)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from sharebuy.db.uow import UnitOfWork, reading, transaction
 from sharebuy.events.repository import utc
 from sharebuy.kernel.errors import Conflict, InvalidInput, Refused, not_found
+from sharebuy.kernel.text import clean_text
 from sharebuy.ledger.service import seal_soon
 from sharebuy.market import domain, machine, repository, views
 from sharebuy.market.models import evidence
@@ -125,7 +126,7 @@ def mark_paid(
     engine: Engine, trade_id: int, buyer_id: int, reference: str, *, actor: str, now: datetime | None = None
 ) -> dict[str, Any]:
     """The buyer says it paid, with the payment's reference; the seller's confirm clock starts."""
-    text = domain.clean_text(reference, "付款凭证号", "payment reference", limit=100)
+    text = clean_text(reference, "付款凭证号", "payment reference", limit=100)
 
     def values(conn: Connection, moment: datetime) -> dict[str, Any]:
         hours = int(common.rules(conn, moment)["c2c_confirm_hours"])
@@ -172,7 +173,7 @@ def decide(
         raise InvalidInput(
             "invalid_decision", "裁决只能是 release 或 return", "the decision is release or return"
         )
-    text = domain.clean_text(reason, "裁决理由", "reason", limit=1000)
+    text = clean_text(reason, "裁决理由", "reason", limit=1000)
     event = "released" if decision == "release" else "returned"
     return _act(
         engine,
@@ -215,7 +216,7 @@ def add_evidence(
     """Attach a note or an image (a payment screenshot) to an open trade, for the operator."""
     moment = common.utc_now(now)
     if kind == "text":
-        body = domain.clean_text(text or "", "说明", "text", limit=domain.MAX_TEXT_CHARS).encode()
+        body = clean_text(text or "", "说明", "text", limit=domain.MAX_TEXT_CHARS).encode()
         content_type = "text/plain"
     elif kind == "image":
         body = data or b""
