@@ -38,6 +38,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
+
+
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
@@ -63,7 +66,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front: a deferred transaction that later upgrades
         # can fail with SQLITE_BUSY instead of waiting, which would turn contention into errors.
+        # Straight to the driver: this runs before every transaction, and the statement needs
+        # nothing of SQLAlchemy's execution machinery.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.connection.dbapi_connection.execute(_BEGIN[mode])
 
     return engine

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
+from sharebuy.db.prepared import Prepared
 from sharebuy.kernel import caches
 from sharebuy.kernel.errors import IntegrityViolation, Refused
 from sharebuy.ledger import domain
@@ -102,7 +103,7 @@ class Locked(dict[int, dict[str, tuple[int, int]]]):
 
 
 # Two members at most (a sale, a refund, a deposit): fixed parameters keep one compiled form.
-_lock_accounts = (
+_lock_accounts = Prepared(
     select(accounts.c.id, accounts.c.member_id, accounts.c.kind, accounts.c.balance)
     .where(accounts.c.member_id.in_([bindparam("m1"), bindparam("m2")]))
     .order_by(accounts.c.id)
@@ -121,7 +122,7 @@ def lock_member_accounts(conn: Connection, member_ids: Sequence[int]) -> Locked:
     if len(ids) > 2:
         raise ValueError("lock_member_accounts locks the accounts of one or two members")
     found = Locked({m: {} for m in member_ids})
-    for acc_id, member_id, kind, bal in conn.execute(_lock_accounts, {"m1": ids[0], "m2": ids[-1]}):
+    for acc_id, member_id, kind, bal in _lock_accounts.run(conn, {"m1": ids[0], "m2": ids[-1]}):
         found[int(member_id)][kind] = (int(acc_id), int(bal))
     return found
 
@@ -129,9 +130,9 @@ def lock_member_accounts(conn: Connection, member_ids: Sequence[int]) -> Locked:
 # -- posting ----------------------------------------------------------------------------
 
 
-_insert_entry = insert(entries).returning(entries.c.id)
-_insert_posting = insert(postings)
-_add_to_balance = (
+_insert_entry = Prepared(insert(entries).returning(entries.c.id))
+_insert_posting = Prepared(insert(postings))
+_add_to_balance = Prepared(
     update(accounts)
     .where(accounts.c.id == bindparam("acc"))
     .values(balance=accounts.c.balance + bindparam("delta"))
@@ -250,9 +251,9 @@ def _write(
     rest = [{"acc": leg.account_id, "delta": leg.amount} for leg in merged if leg.account_id in shared]
     if conn.dialect.name == "postgresql" and locked and all(leg.account_id in locked for leg in own):
         return _write_pg(conn, entry, merged, shared), rest
-    entry_id = int(conn.execute(_insert_entry, entry).scalar_one())
-    conn.execute(
-        _insert_posting,
+    entry_id = int(_insert_entry.run(conn, entry, insert=True).scalar_one())
+    _insert_posting.run_many(
+        conn,
         [
             {
                 "entry_id": entry_id,
@@ -263,6 +264,7 @@ def _write(
             }
             for leg in merged
         ],
+        insert=True,
     )
     changes = [{"acc": leg.account_id, "delta": leg.amount} for leg in own]
     # SQLite's writer holds the whole database from BEGIN IMMEDIATE on: no row is held longer
@@ -278,8 +280,9 @@ def _write(
 # one round trip.  A multi-row UPDATE takes its row locks in no set order, which is safe only
 # because this transaction holds every one of those rows already; the shared accounts, which
 # it does not hold, are left to `apply_shared`, which locks them in id order.
-_post_pg = text(
-    """
+_post_pg = Prepared(
+    text(
+        """
     WITH entry AS (
         INSERT INTO journal_entries (kind, business_day, reference, reason, actor, idempotency_key,
                                      reverses_id, rule_version, created_at)
@@ -300,6 +303,7 @@ _post_pg = text(
     )
     SELECT id FROM entry
     """
+    )
 )
 
 _CHECK_VIOLATION = "23514"
@@ -314,7 +318,7 @@ def _write_pg(conn: Connection, entry: dict[str, Any], merged: list[Leg], shared
         "own": [leg.account_id not in shared for leg in merged],
     }
     try:
-        return int(conn.execute(_post_pg, params).scalar_one())
+        return int(_post_pg.run(conn, params).scalar_one())
     except IntegrityError as error:
         raise_if_insufficient(error)
         raise
@@ -326,7 +330,7 @@ def apply_shared(conn: Connection, shared: SharedLegs) -> None:
         _add_to_balances(conn, shared)
         return
     try:
-        conn.execute(shared_update_pg, shared_params(shared))
+        _shared_update.run(conn, shared_params(shared))
     except IntegrityError as error:
         raise_if_insufficient(error)
         raise
@@ -368,13 +372,14 @@ shared_update_pg = (
     .values(balance=accounts.c.balance + _change.c.delta)
     .where(accounts.c.id == _held.c.id, _change.c.account_id == _held.c.id)
 )
+_shared_update = Prepared(shared_update_pg)
 
 
 def _add_to_balances(conn: Connection, changes: SharedLegs) -> None:
     if not changes:
         return
     try:
-        conn.execute(_add_to_balance, changes)
+        _add_to_balance.run_many(conn, changes)
     except IntegrityError as error:
         raise _insufficient() from error
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sharebuy.db.prepared import Prepared
 from sharebuy.db.uow import UnitOfWork, transaction
 from sharebuy.events import repository as events
 from sharebuy.kernel.amounts import Cny, Points, Price, ShareValue
@@ -191,16 +192,19 @@ def check_open_day(day: date, start: date, started: date | None) -> None:
 
 # The first statement of a sale, one round trip: lock the merchant, read the consumer, whether
 # the merchant is green and the platform's context (rules, price, settled days, the key's use).
-_sale = member_repo.sale_statement(
-    tier_repository.green_column(bindparam("merchant")),
-    *repository.context_columns,
-    repository.next_purchase_id,
+_sale = Prepared(
+    member_repo.sale_statement(
+        tier_repository.green_column(bindparam("merchant")),
+        *repository.context_columns,
+        repository.next_purchase_id,
+    )
 )
 
 
 def _sale_row(conn: Connection, day: date, merchant_id: int, consumer_id: int, key: str) -> Any:
-    row = conn.execute(_sale, {"merchant": merchant_id, "consumer": consumer_id, "day": day, "key": key})
-    found = row.mappings().first()
+    found = _sale.run(
+        conn, {"merchant": merchant_id, "consumer": consumer_id, "day": day, "key": key}
+    ).mapping()
     if found is None or found["start_day"] is None:
         # Say why: an uninitialised platform before an unknown merchant.
         repository.purchase_context(conn, day, merchant_id, key)
@@ -367,11 +371,16 @@ def _credit_share_value(acc: dict[str, tuple[int, int]], amount: int) -> list[Le
     return [Leg(acc["sv_owed"][0], SV, repay), Leg(acc["sv"][0], SV, rest)]
 
 
+_activate = Prepared(
+    update(members).where(members.c.id == bindparam("member")).values(activated_day=bindparam("day"))
+)
+
+
 def _mark_activated(conn: Connection, day: date, *parties: tuple[int, Any]) -> None:
     """A member takes part in the daily release from the day of its first purchase on."""
     for member_id, row in parties:
         if row["activated_day"] is None or row["activated_day"] > day:
-            conn.execute(update(members).where(members.c.id == member_id).values(activated_day=day))
+            _activate.run(conn, {"member": member_id, "day": day})
 
 
 # -- refunds ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from sharebuy.db.prepared import Prepared
 from sharebuy.events.models import outbox_events
 from sharebuy.kernel import caches
 from sharebuy.kernel.amounts import Points, Price
@@ -189,6 +190,10 @@ _insert_event = insert(outbox_events).values(
 _purchase_event_and_shared = ledger.shared_update_pg.add_cte(
     _insert_purchase.cte("purchase"), _insert_event.cte("event")
 )
+_purchase_params = [(c.name, f"p_{c.name}") for c in purchases.c]
+_insert_purchase_alone = Prepared(_insert_purchase)
+_insert_event_alone = Prepared(_insert_event)
+_purchase_event_and_shared_pg = Prepared(_purchase_event_and_shared)
 
 
 def insert_purchase(
@@ -196,15 +201,15 @@ def insert_purchase(
 ) -> None:
     """Write a purchase row (its id from `next_purchase_id`) and its outbox event, and apply the
     `shared` legs its entry left (`ledger.post_deferring_shared`), last."""
-    params = {f"p_{c.name}": row.get(c.name) for c in purchases.c}
+    params = {name: row.get(column) for column, name in _purchase_params}
     params.update({f"e_{k}": v for k, v in event.items()})
     if conn.dialect.name != "postgresql":
-        conn.execute(_insert_purchase, params)
-        conn.execute(_insert_event, params)
+        _insert_purchase_alone.run(conn, params)
+        _insert_event_alone.run(conn, params)
         ledger.apply_shared(conn, shared)
         return
     try:
-        conn.execute(_purchase_event_and_shared, params | ledger.shared_params(shared))
+        _purchase_event_and_shared_pg.run(conn, params | ledger.shared_params(shared))
     except IntegrityError as error:
         ledger.raise_if_insufficient(error)
         raise
