@@ -7,9 +7,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, event, insert, select, update
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Engine,
+    String,
+    bindparam,
+    column,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
+from sharebuy.db.arrays import ArrayLiteral
 from sharebuy.db.prepared import Prepared
 from sharebuy.db.uow import UnitOfWork
 from sharebuy.ledger.models import accounts, entries
@@ -111,3 +127,42 @@ def test_a_statement_that_expands_at_execution_is_refused(engine: Engine) -> Non
     expanding = Prepared(select(members.c.id).where(members.c.id.in_(bindparam("ids", expanding=True))))
     with UnitOfWork(engine, readonly=True) as uow, pytest.raises(ValueError):
         expanding.run(uow.c, {"ids": [1, 2]})
+
+
+def test_a_text_statement_returns_the_rows_it_declares(engine: Engine) -> None:
+    build(engine)
+    declared = Prepared(
+        text("SELECT id, kind FROM members WHERE id <= :last ORDER BY id").columns(
+            column("id", BigInteger), column("kind", String)
+        )
+    )
+    with UnitOfWork(engine, readonly=True) as uow:
+        expected = [tuple(row) for row in uow.c.execute(declared.statement, {"last": 3})]
+        got = declared.run(uow.c, {"last": 3})
+    assert expected and got.rows == expected and got.keys == ("id", "kind")
+
+
+_round_trip = Prepared(
+    text("SELECT CAST(:ints AS BIGINT[]), CAST(:flags AS BOOLEAN[]), CAST(:words AS VARCHAR[])")
+    .bindparams(*(bindparam(name, type_=ArrayLiteral()) for name in ("ints", "flags", "words")))
+    .columns(
+        column("ints", ARRAY(BigInteger)), column("flags", ARRAY(Boolean)), column("words", ARRAY(String))
+    )
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), max_size=8),
+    flags=st.lists(st.one_of(st.none(), st.booleans()), max_size=8),
+    words=st.lists(
+        st.one_of(st.none(), st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))),
+        max_size=8,
+    ),
+)
+def test_array_literals_reach_postgresql_as_the_lists_they_were(
+    pg: Engine, ints: list[int | None], flags: list[bool | None], words: list[str | None]
+) -> None:
+    with UnitOfWork(pg, readonly=True) as uow:
+        got = _round_trip.run(uow.c, {"ints": ints, "flags": flags, "words": words}).first()
+    assert got == (ints, flags, words)

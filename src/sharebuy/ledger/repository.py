@@ -16,11 +16,24 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, Connection, any_, bindparam, column, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
+from sharebuy.db.arrays import ArrayLiteral
 from sharebuy.db.prepared import Prepared
 from sharebuy.kernel import caches
 from sharebuy.kernel.errors import IntegrityViolation, Refused
@@ -304,6 +317,8 @@ _post_pg = Prepared(
     SELECT id FROM entry
     """
     )
+    .bindparams(*(bindparam(name, type_=ArrayLiteral()) for name in ("accounts", "assets", "amounts", "own")))
+    .columns(column("id", BigInteger))
 )
 
 _CHECK_VIOLATION = "23514"
@@ -354,7 +369,7 @@ def raise_if_insufficient(error: IntegrityError) -> None:
 # the KEY SHARE locks that other writers' postings (foreign keys to these rows) hold until they
 # commit, and two such writers would deadlock.  A caller may add CTEs that insert rows of its
 # own (they lock no existing row).
-_shared_ids = bindparam("accounts", type_=ARRAY(BigInteger))
+_shared_ids = cast(bindparam("accounts", type_=ArrayLiteral()), ARRAY(BigInteger))
 _held = (
     select(accounts.c.id)
     .where(accounts.c.id == any_(_shared_ids))
@@ -363,7 +378,7 @@ _held = (
     .subquery("held")
 )
 _change = (
-    func.unnest(_shared_ids, bindparam("deltas", type_=ARRAY(BigInteger)))
+    func.unnest(_shared_ids, cast(bindparam("deltas", type_=ArrayLiteral()), ARRAY(BigInteger)))
     .table_valued(column("account_id", BigInteger), column("delta", BigInteger))
     .render_derived(name="change")
 )
