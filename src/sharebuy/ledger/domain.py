@@ -79,6 +79,21 @@ def merge_legs(legs: Iterable[Leg]) -> list[Leg]:
     return [Leg(acc, asset, amt) for (acc, asset), amt in sorted(net.items()) if amt != 0]
 
 
+# The immutable fields of an entry that its hash covers (with its postings).
+CANONICAL_FIELDS = (
+    "id",
+    "kind",
+    "business_day",
+    "reference",
+    "reason",
+    "actor",
+    "idempotency_key",
+    "reverses_id",
+    "rule_version",
+    "created_at",
+)
+
+
 def canonical_entry(entry: Mapping[Any, Any], legs: Iterable[tuple[int, str, int]]) -> bytes:
     """The bytes hashed for an entry: its immutable fields and postings in account order."""
 
@@ -91,21 +106,7 @@ def canonical_entry(entry: Mapping[Any, Any], legs: Iterable[tuple[int, str, int
             return value.isoformat()
         return value
 
-    body = {
-        key: plain(entry[key])
-        for key in (
-            "id",
-            "kind",
-            "business_day",
-            "reference",
-            "reason",
-            "actor",
-            "idempotency_key",
-            "reverses_id",
-            "rule_version",
-            "created_at",
-        )
-    }
+    body = {key: plain(entry[key]) for key in CANONICAL_FIELDS}
     body["postings"] = sorted([int(a), str(s), int(m)] for a, s, m in legs)
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 

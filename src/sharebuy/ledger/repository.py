@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Integer,
     any_,
     bindparam,
     cast,
@@ -480,16 +481,11 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
     seq, prev = int(head.seq), str(head.hash)
     sealed = 0
     while True:
-        pending = (
-            conn.execute(select(entries).where(entries.c.seq.is_(None)).order_by(entries.c.id).limit(batch))
-            .mappings()
-            .all()
-        )
+        got = _pending.run(conn, {"batch": batch})
+        pending = [dict(zip(got.keys, row, strict=True)) for row in got]
         if not pending:
             break
-        legs_by_entry = legs_of(
-            conn, [int(row["id"]) for row in pending], [row["business_day"] for row in pending]
-        )
+        legs_by_entry = _pending_legs(conn, pending)
         updates = []
         for row in pending:
             seq += 1
@@ -505,7 +501,39 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
     return sealed
 
 
-_seal_entry = (
+# What the chain hashes of an entry (domain.canonical_entry), for the oldest unsealed entries.
+_pending = Prepared(
+    select(*(entries.c[name] for name in domain.CANONICAL_FIELDS))
+    .where(entries.c.seq.is_(None))
+    .order_by(entries.c.id)
+    .limit(bindparam("batch", type_=Integer))
+)
+_legs_between = Prepared(
+    select(postings.c.entry_id, postings.c.account_id, postings.c.asset, postings.c.amount).where(
+        postings.c.entry_id.between(bindparam("first"), bindparam("last")),
+        # Names the months of a partitioned journal, as legs_of's days do.
+        postings.c.business_day.between(bindparam("from_day"), bindparam("to_day")),
+    )
+)
+
+
+def _pending_legs(conn: Connection, pending: list[dict[str, Any]]) -> dict[int, list[tuple[int, str, int]]]:
+    """The postings of entries about to be sealed.  They are mostly consecutive ids: one range
+    read (no list of ids to send) unless a straggler far behind would make the range wide."""
+    ids = [int(row["id"]) for row in pending]
+    days = [row["business_day"] for row in pending]
+    if ids[-1] - ids[0] >= 4 * len(ids):
+        return legs_of(conn, ids, days)
+    found: dict[int, list[tuple[int, str, int]]] = {i: [] for i in ids}
+    params = {"first": ids[0], "last": ids[-1], "from_day": min(days), "to_day": max(days)}
+    for entry_id, acc, asset, amount in _legs_between.run(conn, params):
+        legs = found.get(entry_id)
+        if legs is not None:  # an entry inside the range may be sealed already
+            legs.append((int(acc), asset, int(amount)))
+    return found
+
+
+_seal_entry = Prepared(
     update(entries)
     # The day is redundant for the row but names its month on a partitioned journal.
     .where(entries.c.id == bindparam("eid"), entries.c.business_day == bindparam("day"))
@@ -513,23 +541,28 @@ _seal_entry = (
 )
 # On PostgreSQL one statement for the whole batch instead of one per entry (the rows are new
 # and unsealed: only the sealer, which holds the chain head, writes them).
-_seal_entries_pg = text(
-    """
+_seal_entries_pg = Prepared(
+    text(
+        """
     UPDATE journal_entries SET seq = sealed.seq, prev_hash = sealed.prev_hash, hash = sealed.hash
     FROM unnest(CAST(:ids AS BIGINT[]), CAST(:days AS DATE[]), CAST(:seqs AS BIGINT[]),
                 CAST(:prevs AS VARCHAR[]), CAST(:hashes AS VARCHAR[]))
          AS sealed(id, business_day, seq, prev_hash, hash)
     WHERE journal_entries.id = sealed.id AND journal_entries.business_day = sealed.business_day
     """
+    ).bindparams(
+        *(bindparam(name, type_=ArrayLiteral()) for name in ("ids", "days", "seqs", "prevs", "hashes"))
+    )
 )
 
 
 def _write_seals(conn: Connection, updates: list[dict[str, Any]]) -> None:
     if conn.dialect.name != "postgresql":
-        conn.execute(_seal_entry, updates)
+        _seal_entry.run_many(conn, updates)
         return
-    columns = {"ids": "eid", "days": "day", "seqs": "s", "prevs": "p", "hashes": "h"}
-    conn.execute(_seal_entries_pg, {name: [u[key] for u in updates] for name, key in columns.items()})
+    columns = {"ids": "eid", "seqs": "s", "prevs": "p", "hashes": "h"}
+    params = {name: [u[key] for u in updates] for name, key in columns.items()}
+    _seal_entries_pg.run(conn, params | {"days": [u["day"].isoformat() for u in updates]})
 
 
 def head(conn: Connection) -> tuple[int, str]:
