@@ -284,3 +284,27 @@ def test_no_secret_reaches_the_logs(town: Town) -> None:
     text = "\n".join(seen)
     leaked = [s[:12] + "…" for s in secrets if s and s in text]
     assert not leaked, leaked
+
+
+def test_a_purchase_retried_with_another_body_for_the_same_sale_is_refused(town: Town) -> None:
+    """The second body names the same consumer by phone: the sale itself would replay, but the
+    request is not the same one, and the key's record says so (422), with one purchase made."""
+    first = town.call(
+        "posX",
+        "POST",
+        "/purchases",
+        json={"consumer_id": town["A"].member_id, "amount": "30.00"},
+        headers={"Idempotency-Key": "twice"},
+    )
+    assert first.status_code == 201, first.text
+    other = town.call(
+        "posX",
+        "POST",
+        "/purchases",
+        json={"consumer_phone": "13800000000", "amount": "30.00"},
+        headers={"Idempotency-Key": "twice"},
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    listed = town.call("posX", "GET", "/purchases").json()
+    assert [p["id"] for p in listed["items"]] == [first.json()["id"]]
+    town.assert_verified()

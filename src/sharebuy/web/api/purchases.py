@@ -80,7 +80,11 @@ def record(
             PURCHASES.inc()
         return result
 
-    return idempotent(request, engine, principal, key, body, effect, status_code=201, required=True)
+    # Optimistic: the sale writes only inside its transaction, where the key's record is
+    # written too, and a retried key makes it replay or refuse; no read of the key first.
+    return idempotent(
+        request, engine, principal, key, body, effect, status_code=201, required=True, optimistic=True
+    )
 
 
 @router.get("", response_model=PurchasePage)
