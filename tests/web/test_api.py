@@ -308,3 +308,31 @@ def test_a_purchase_retried_with_another_body_for_the_same_sale_is_refused(town:
     listed = town.call("posX", "GET", "/purchases").json()
     assert [p["id"] for p in listed["items"]] == [first.json()["id"]]
     town.assert_verified()
+
+
+def test_a_till_is_refused_as_soon_as_its_key_is_revoked(town: Town) -> None:
+    """The purchase route checks the key in the sale's own worker thread: still on every
+    request, so a revocation counts from the next sale; no credential at all is refused before
+    the body is even read."""
+    shop = town.merchants["X"]
+    body = {"consumer_id": town["A"].member_id, "amount": "20.00"}
+    sold = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "before"})
+    assert sold.status_code == 201, sold.text
+    anonymous = town.call("anonymous", "POST", "/purchases", json={"amount": "x"})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_signed_in"
+    forged = town.call(
+        "anonymous",
+        "POST",
+        "/purchases",
+        json=body,
+        headers={"Authorization": f"Bearer {town.keys['X'][:-4]}abcd", "Idempotency-Key": "forged"},
+    )
+    assert forged.status_code == 401 and forged.json()["code"] == "invalid_api_key"
+    (till,) = [k for k in town.call("O", "GET", f"/merchants/{shop}/api-keys").json() if k["name"] == "till"]
+    assert town.call("O", "DELETE", f"/merchants/{shop}/api-keys/{till['id']}").status_code == 200
+    after = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "after"})
+    assert after.status_code == 401 and after.json()["code"] == "api_key_revoked"
+    retried = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "before"})
+    assert retried.status_code == 401  # not even the replay of an answer given before
+    listed = town.call("O", "GET", "/purchases", params={"merchant_id": shop}).json()
+    assert [p["id"] for p in listed["items"]] == [sold.json()["id"]]

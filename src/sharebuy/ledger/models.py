@@ -60,7 +60,13 @@ entries = Table(
     Column("hash", String(64), nullable=True),
 )
 Index("ix_journal_entries_day", entries.c.business_day)
-Index("ix_journal_entries_unsealed", entries.c.seq, entries.c.id)
+# Only the entries still to seal (migration 0011): the sealer's queue, as small as the backlog.
+Index(
+    "ix_journal_entries_unsealed",
+    entries.c.id,
+    postgresql_where=entries.c.seq.is_(None),
+    sqlite_where=entries.c.seq.is_(None),
+)
 
 postings = Table(
     "postings",

@@ -222,7 +222,7 @@ def partition_journal(
     for statement in (
         "ALTER TABLE journal_entries ADD CONSTRAINT pk_journal_entries PRIMARY KEY (id, business_day)",
         "CREATE INDEX ix_journal_entries_day ON journal_entries (business_day)",
-        "CREATE INDEX ix_journal_entries_unsealed ON journal_entries (seq, id)",
+        "CREATE INDEX ix_journal_entries_unsealed ON journal_entries (id) WHERE seq IS NULL",
         # entry_by_key looks a key up in every month: one small index probe per partition.
         "CREATE INDEX ix_journal_entries_idempotency_key ON journal_entries (idempotency_key)",
         "ALTER TABLE postings ADD CONSTRAINT pk_postings PRIMARY KEY (id, business_day)",
