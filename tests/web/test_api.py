@@ -7,9 +7,11 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import anyio.to_thread
 from fastapi.testclient import TestClient
 
 from sharebuy.kernel.clock import business_day
+from sharebuy.web.app import WORKER_THREADS
 from tests.web.conftest import PASSWORD, Town
 
 
@@ -336,3 +338,14 @@ def test_a_till_is_refused_as_soon_as_its_key_is_revoked(town: Town) -> None:
     assert retried.status_code == 401  # not even the replay of an answer given before
     listed = town.call("O", "GET", "/purchases", params={"merchant_id": shop}).json()
     assert [p["id"] for p in listed["items"]] == [sold.json()["id"]]
+
+
+def test_the_server_runs_blocking_work_on_a_few_threads(app_client: TestClient) -> None:
+    """Not anyio's 40: threads beyond a few only take turns on the interpreter (see web.app)."""
+    assert app_client.portal is not None
+    tokens = app_client.portal.call(_limiter_tokens)
+    assert tokens == WORKER_THREADS
+
+
+async def _limiter_tokens() -> float:
+    return anyio.to_thread.current_default_thread_limiter().total_tokens
