@@ -8,11 +8,13 @@ import asyncio
 import socket
 from typing import Any
 
+import pytest
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from sharebuy.web.transport import NoDelayH11Protocol
+from sharebuy.web.transport import NoDelayH11Protocol, NoDelayHttpToolsProtocol
 
 
 async def _hello(scope: Any, receive: Any, send: Any) -> None:
@@ -20,7 +22,7 @@ async def _hello(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _nodelay_after_accept(protocol: type[H11Protocol]) -> tuple[int, bytes]:
+def _nodelay_after_accept(protocol: type[H11Protocol | HttpToolsProtocol]) -> tuple[int, bytes]:
     config = uvicorn.Config(app=_hello, lifespan="off", log_config=None)
     config.load()
     state = ServerState()
@@ -50,13 +52,17 @@ def _nodelay_after_accept(protocol: type[H11Protocol]) -> tuple[int, bytes]:
     return seen[0], answer
 
 
-def test_the_servers_connections_send_without_delay() -> None:
-    nodelay, answer = _nodelay_after_accept(NoDelayH11Protocol)
+@pytest.mark.parametrize("protocol", [NoDelayHttpToolsProtocol, NoDelayH11Protocol])
+def test_the_servers_connections_send_without_delay(
+    protocol: type[NoDelayHttpToolsProtocol | NoDelayH11Protocol],
+) -> None:
+    nodelay, answer = _nodelay_after_accept(protocol)
     assert answer.startswith(b"HTTP/1.1 200")
     assert nodelay != 0
 
 
-def test_uvicorns_own_protocol_would_leave_nagle_on() -> None:
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol])
+def test_uvicorns_own_protocol_would_leave_nagle_on(protocol: type[HttpToolsProtocol | H11Protocol]) -> None:
     """The condition the fix answers: if this ever fails, uvicorn or asyncio fixed it upstream."""
-    nodelay, _ = _nodelay_after_accept(H11Protocol)
+    nodelay, _ = _nodelay_after_accept(protocol)
     assert nodelay == 0

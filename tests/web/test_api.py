@@ -7,9 +7,11 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import anyio.to_thread
 from fastapi.testclient import TestClient
 
 from sharebuy.kernel.clock import business_day
+from sharebuy.web.app import WORKER_THREADS
 from tests.web.conftest import PASSWORD, Town
 
 
@@ -284,3 +286,66 @@ def test_no_secret_reaches_the_logs(town: Town) -> None:
     text = "\n".join(seen)
     leaked = [s[:12] + "…" for s in secrets if s and s in text]
     assert not leaked, leaked
+
+
+def test_a_purchase_retried_with_another_body_for_the_same_sale_is_refused(town: Town) -> None:
+    """The second body names the same consumer by phone: the sale itself would replay, but the
+    request is not the same one, and the key's record says so (422), with one purchase made."""
+    first = town.call(
+        "posX",
+        "POST",
+        "/purchases",
+        json={"consumer_id": town["A"].member_id, "amount": "30.00"},
+        headers={"Idempotency-Key": "twice"},
+    )
+    assert first.status_code == 201, first.text
+    other = town.call(
+        "posX",
+        "POST",
+        "/purchases",
+        json={"consumer_phone": "13800000000", "amount": "30.00"},
+        headers={"Idempotency-Key": "twice"},
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    listed = town.call("posX", "GET", "/purchases").json()
+    assert [p["id"] for p in listed["items"]] == [first.json()["id"]]
+    town.assert_verified()
+
+
+def test_a_till_is_refused_as_soon_as_its_key_is_revoked(town: Town) -> None:
+    """The purchase route checks the key in the sale's own worker thread: still on every
+    request, so a revocation counts from the next sale; no credential at all is refused before
+    the body is even read."""
+    shop = town.merchants["X"]
+    body = {"consumer_id": town["A"].member_id, "amount": "20.00"}
+    sold = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "before"})
+    assert sold.status_code == 201, sold.text
+    anonymous = town.call("anonymous", "POST", "/purchases", json={"amount": "x"})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_signed_in"
+    forged = town.call(
+        "anonymous",
+        "POST",
+        "/purchases",
+        json=body,
+        headers={"Authorization": f"Bearer {town.keys['X'][:-4]}abcd", "Idempotency-Key": "forged"},
+    )
+    assert forged.status_code == 401 and forged.json()["code"] == "invalid_api_key"
+    (till,) = [k for k in town.call("O", "GET", f"/merchants/{shop}/api-keys").json() if k["name"] == "till"]
+    assert town.call("O", "DELETE", f"/merchants/{shop}/api-keys/{till['id']}").status_code == 200
+    after = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "after"})
+    assert after.status_code == 401 and after.json()["code"] == "api_key_revoked"
+    retried = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "before"})
+    assert retried.status_code == 401  # not even the replay of an answer given before
+    listed = town.call("O", "GET", "/purchases", params={"merchant_id": shop}).json()
+    assert [p["id"] for p in listed["items"]] == [sold.json()["id"]]
+
+
+def test_the_server_runs_blocking_work_on_a_few_threads(app_client: TestClient) -> None:
+    """Not anyio's 40: threads beyond a few only take turns on the interpreter (see web.app)."""
+    assert app_client.portal is not None
+    tokens = app_client.portal.call(_limiter_tokens)
+    assert tokens == WORKER_THREADS
+
+
+async def _limiter_tokens() -> float:
+    return anyio.to_thread.current_default_thread_limiter().total_tokens

@@ -165,7 +165,7 @@ def serve(
         proxy_headers=True,
         server_header=False,
         log_config=None,
-        http="sharebuy.web.transport:NoDelayH11Protocol",
+        http="sharebuy.web.transport:NoDelayHttpToolsProtocol",
     )
 
 

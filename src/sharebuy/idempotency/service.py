@@ -5,6 +5,18 @@ makes the change (see `db.uow.commit_hook`), so the change and its record commit
 not at all.  A retry with the same key and the same request gets the recorded answer; the same
 key with another request is refused (422); a duplicate racing the first one loses on the unique
 index, its whole transaction rolls back, and it is answered 409.
+
+An optimistic run (`optimistic=True`, for effects that write only inside their one transaction,
+such as a purchase) skips the read before the effect, a round trip on every request: a key
+seen before makes the record's INSERT fail on the unique index, which rolls the effect back
+whole, or makes the effect refuse (the sale is already recorded).  Only then is the record
+read, and the answer is the one the read before the effect would have given: the record
+written before this request began is replayed (or refused, 422, for another request), one
+written while it ran is a racing duplicate (409).  "Before" is told by the record's
+`created_at` against the moment this request began, both from the servers' clocks: within the
+instant between a record's INSERT and its COMMIT, or within the skew between two servers'
+clocks, a duplicate may get the committed first answer where a read would have said 409, or
+409 where it would have replayed; either answer is safe, and nothing takes effect twice.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db.uow import UnitOfWork, commit_hook, reading, reading_one, transaction
 from sharebuy.idempotency.models import idempotency_records
-from sharebuy.kernel.errors import Conflict, InvalidInput
+from sharebuy.kernel.errors import Conflict, InvalidInput, SharebuyError
 
 T = TypeVar("T")
 MAX_KEY_LENGTH = 128
@@ -58,8 +70,8 @@ def check_key(key: str) -> str:
     return key
 
 
-def _recorded(conn: Connection, request: Request) -> Answer | None:
-    row = (
+def _row(conn: Connection, request: Request) -> Any:
+    return (
         conn.execute(
             select(idempotency_records).where(
                 idempotency_records.c.scope == request.scope, idempotency_records.c.key == request.key
@@ -68,6 +80,14 @@ def _recorded(conn: Connection, request: Request) -> Answer | None:
         .mappings()
         .first()
     )
+
+
+def _recorded(conn: Connection, request: Request) -> Answer | None:
+    return _answer(request, _row(conn, request))
+
+
+def _answer(request: Request, row: Any) -> Answer | None:
+    """The replay of a recorded answer, or 422 when the key was used for another request."""
     if row is None:
         return None
     if row["fingerprint"] != request.fingerprint:
@@ -104,6 +124,13 @@ def _in_progress(request: Request) -> Conflict:
     )
 
 
+def _written_before(row: Any, moment: datetime) -> bool:
+    created: datetime = row["created_at"]
+    if created.tzinfo is None:  # SQLite hands back UTC without its offset
+        created = created.replace(tzinfo=UTC)
+    return created < moment
+
+
 def run(
     engine: Engine,
     request: Request,
@@ -111,17 +138,56 @@ def run(
     render: Callable[[T], tuple[int, Any]],
     *,
     atomic: bool = True,
+    optimistic: bool = False,
 ) -> Answer:
     """Answer `request` once: replay a recorded answer, or run `effect` and record `render(result)`.
 
     `atomic=True` writes the record inside the effect's own transaction (the effect must open
     exactly one writing transaction through `db.uow.transaction`).  `atomic=False` is for
     effects that are idempotent by themselves (a day's settlement): the record follows them.
+    `optimistic=True` (with `atomic`) looks for the record only when the effect cannot go
+    ahead (see the module's docstring); the effect must write nothing outside its transaction.
     """
+    if optimistic and atomic:
+        return _run_optimistic(engine, request, effect, render)
     with reading_one(engine) as conn:
         earlier = _recorded(conn, request)
     if earlier is not None:
         return earlier
+    return _run_effect(engine, request, effect, render, atomic=atomic)
+
+
+def _run_optimistic(
+    engine: Engine, request: Request, effect: Callable[[], T], render: Callable[[T], tuple[int, Any]]
+) -> Answer:
+    began = datetime.now(UTC)
+    try:
+        return _run_effect(engine, request, effect, render, atomic=True, races=False)
+    except (IntegrityError, SharebuyError) as error:
+        # The record's INSERT lost on the unique index, or the effect refused (a retry's sale
+        # is already recorded): only now is the record looked for.
+        with reading_one(engine) as conn:
+            row = _row(conn, request)
+        if row is None:
+            raise
+        if _written_before(row, began):
+            earlier = _answer(request, row)  # the first answer, or 422 for another request
+            assert earlier is not None
+            return earlier
+        if isinstance(error, IntegrityError):
+            raise _in_progress(request) from None
+        raise  # a record that appeared while this request ran leaves a refusal as it was
+
+
+def _run_effect(
+    engine: Engine,
+    request: Request,
+    effect: Callable[[], T],
+    render: Callable[[T], tuple[int, Any]],
+    *,
+    atomic: bool,
+    races: bool = True,
+) -> Answer:
     answer: list[tuple[int, Any]] = []
 
     def record(conn: Connection, result: Any) -> None:
@@ -143,12 +209,10 @@ def run(
 
             transaction(engine, alone)
     except IntegrityError:
+        if not races:
+            raise
         with reading(engine) as conn:
-            raced = conn.execute(
-                select(idempotency_records.c.id).where(
-                    idempotency_records.c.scope == request.scope, idempotency_records.c.key == request.key
-                )
-            ).first()
+            raced = _row(conn, request)
         if raced is None:
             raise
         raise _in_progress(request) from None

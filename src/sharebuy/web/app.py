@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -40,6 +41,13 @@ DESCRIPTION = """
 - 积分价格由会员交易决定，可能下跌；平台不承诺任何收益。Points can fall in price; no return is promised.
 """
 
+# Worker threads per process for the routes' blocking work (anyio's default is 40).  Python runs
+# one thread at a time: with 16 purchases in flight per worker (32 clients) they took turns on the
+# interpreter and the last waited a second (p99 about 1.1 s with 40 threads, 0.35 s with 8, and
+# 120 → 130–160 purchases/s).  Eight still leave room for requests that wait on the database (a
+# row lock) or hash a password while others run; the rest queue on the event loop, in order.
+WORKER_THREADS = 8
+
 
 def periodic_jobs() -> list[tuple[timedelta, Callable[[Engine], object]]]:
     """Jobs the scheduler runs every few seconds: webhook deliveries, market and mall timeouts."""
@@ -61,6 +69,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         jobs = Scheduler(engine, periodic=periodic_jobs()) if run_scheduler else None
         if jobs is not None:
             jobs.start()

@@ -103,8 +103,10 @@ def idempotent(
     to_body: Callable[[T], Any] = plain,
     required: bool = False,
     atomic: bool = True,
+    optimistic: bool = False,
 ) -> JSONResponse:
-    """Run a state-changing request once per (caller, Idempotency-Key)."""
+    """Run a state-changing request once per (caller, Idempotency-Key); `optimistic` as in
+    `idempotency.run` (no read of the key before an effect that writes only in its transaction)."""
     if key is None:
         if required:
             raise KeyRequired(
@@ -121,7 +123,9 @@ def idempotent(
         path=request.url.path,
         fingerprint=idempotency.fingerprint(request.method, request.url.path, payload),
     )
-    answer = idempotency.run(engine, claim, effect, lambda r: (status_code, to_body(r)), atomic=atomic)
+    answer = idempotency.run(
+        engine, claim, effect, lambda r: (status_code, to_body(r)), atomic=atomic, optimistic=optimistic
+    )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from sharebuy.identity.service import Principal
 from sharebuy.kernel.errors import InvalidInput
@@ -23,7 +25,14 @@ from sharebuy.web.api.common import (
     plain,
 )
 from sharebuy.web.api.schemas import PurchaseIn, PurchaseOut, PurchasePage, RefundIn, RefundOut
-from sharebuy.web.deps import EngineDep, PrincipalDep, may_act_for_merchant, may_read_member
+from sharebuy.web.deps import (
+    Credentials,
+    CredentialsDep,
+    EngineDep,
+    PrincipalDep,
+    may_act_for_merchant,
+    may_read_member,
+)
 from sharebuy.web.observability import PURCHASES, REFUNDS
 
 router = APIRouter(prefix="/purchases", tags=["purchases 消费"], responses=ERROR_RESPONSES)
@@ -57,10 +66,22 @@ def _consumer_of(engine: Any, body: PurchaseIn) -> int:
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=PurchaseOut, responses=IDEMPOTENCY_RESPONSES
 )
-def record(
-    body: PurchaseIn, request: Request, engine: EngineDep, principal: PrincipalDep, key: IdempotencyKey = None
+async def record(
+    body: PurchaseIn,
+    request: Request,
+    engine: EngineDep,
+    caller: CredentialsDep,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """记录一笔消费（收银机密钥或店员）· record a purchase (POS key or staff); Idempotency-Key required."""
+    # The tills' route: the key's check and the sale in one worker thread (one hand-off, not two).
+    return await run_in_threadpool(_record, body, request, engine, caller, key)
+
+
+def _record(
+    body: PurchaseIn, request: Request, engine: Engine, caller: Credentials, key: str | None
+) -> JSONResponse:
+    principal = caller.principal(engine)
     merchant_id = _merchant_of(principal, body)
     may_act_for_merchant(principal, merchant_id, pos=True)
     consumer_id = _consumer_of(engine, body)
@@ -80,7 +101,11 @@ def record(
             PURCHASES.inc()
         return result
 
-    return idempotent(request, engine, principal, key, body, effect, status_code=201, required=True)
+    # Optimistic: the sale writes only inside its transaction, where the key's record is
+    # written too, and a retried key makes it replay or refuse; no read of the key first.
+    return idempotent(
+        request, engine, principal, key, body, effect, status_code=201, required=True, optimistic=True
+    )
 
 
 @router.get("", response_model=PurchasePage)
