@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from sharebuy.db.prepared import Prepared
 from sharebuy.db.uow import UnitOfWork, commit_hook, reading, reading_one, transaction
 from sharebuy.idempotency.models import idempotency_records
 from sharebuy.kernel.errors import Conflict, InvalidInput, SharebuyError
@@ -100,18 +101,24 @@ def _answer(request: Request, row: Any) -> Answer | None:
     return Answer(int(row["status_code"]), json.loads(row["response"]), True)
 
 
+# Written with every state-changing request: prepared once (db.prepared), no RETURNING.
+_insert_record = Prepared(insert(idempotency_records))
+
+
 def _write(conn: Connection, request: Request, status_code: int, body: Any) -> None:
-    conn.execute(
-        insert(idempotency_records).values(
-            scope=request.scope,
-            key=request.key,
-            method=request.method,
-            path=request.path,
-            fingerprint=request.fingerprint,
-            status_code=status_code,
-            response=json.dumps(body, ensure_ascii=False, default=str),
-            created_at=datetime.now(UTC),
-        )
+    _insert_record.run(
+        conn,
+        {
+            "scope": request.scope,
+            "key": request.key,
+            "method": request.method,
+            "path": request.path,
+            "fingerprint": request.fingerprint,
+            "status_code": status_code,
+            "response": json.dumps(body, ensure_ascii=False, default=str),
+            "created_at": datetime.now(UTC),
+        },
+        insert=True,
     )
 
 

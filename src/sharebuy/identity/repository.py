@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, literal, or_, select, union_all, update
+from sqlalchemy import Connection, bindparam, insert, literal, or_, select, union_all, update
 
+from sharebuy.db.prepared import Prepared
 from sharebuy.identity.models import api_keys, refresh_tokens, users, web_sessions
 from sharebuy.members.models import merchant_staff, merchants
 
@@ -229,8 +230,12 @@ def insert_api_key(
     )
 
 
-def api_key_by_prefix(conn: Connection, prefix: str) -> Row | None:
-    return conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
+# Read on every request a till makes: prepared (db.prepared), no per-call statement building.
+_key_by_prefix = Prepared(select(api_keys).where(api_keys.c.prefix == bindparam("prefix")))
+
+
+def api_key_by_prefix(conn: Connection, prefix: str) -> Mapping[str, Any] | None:
+    return _key_by_prefix.run(conn, {"prefix": prefix}).mapping()
 
 
 def api_key(conn: Connection, merchant_id: int, key_id: int) -> Row | None:
