@@ -459,11 +459,13 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/v1/purchases", only(200, *SIGNED_IN), check=own_purchases),
     Row("GET", "/api/v1/purchases", only(200, *X_READERS), query={"merchant_id": "X"}),
     Row("GET", "/api/v1/purchases", only(200, "A", *OPERATORS), query={"consumer_id": "A"}),
-    Row("GET", "/api/v1/purchases/{purchase_id}", only(200, "A", *X_READERS), path={"purchase_id": "p"}),
+    # A stranger to a purchase is told it does not exist; a reader who is no till (its consumer, an
+    # operator) may not refund it.
+    Row("GET", "/api/v1/purchases/{purchase_id}", hidden(200, "A", *X_READERS), path={"purchase_id": "p"}),
     Row(
         "POST",
         "/api/v1/purchases/{purchase_id}/refund",
-        only(200, *X_TILL),
+        hidden(200, *X_TILL) | dict.fromkeys(("B", *OPERATORS), 403),  # B bought it
         path={"purchase_id": lambda ctx, who: ctx.refundable[who]},
     ),
     # -- rules, settlements, verify, economy --------------------------------------------------

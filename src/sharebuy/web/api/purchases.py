@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from sharebuy.identity.service import Principal
-from sharebuy.kernel.errors import InvalidInput
+from sharebuy.kernel.errors import Forbidden, InvalidInput, not_found
 from sharebuy.members import queries as member_queries
 from sharebuy.rewards import purchase_service, queries
 from sharebuy.web.api.common import (
@@ -142,9 +142,14 @@ def purchase_list(
 
 
 def _may_read_purchase(principal: Principal, found: dict[str, Any]) -> None:
+    """Its consumer, its shop's people and tills, and the operators read a purchase.  Anybody else
+    is answered as if it did not exist: another shop's purchase ids say nothing about its sales."""
     if principal.role in ("admin", "auditor") or principal.member_id == found["consumer_id"]:
         return
-    may_act_for_merchant(principal, found["merchant_id"], pos=True)
+    try:
+        may_act_for_merchant(principal, found["merchant_id"], pos=True)
+    except Forbidden:
+        raise not_found("消费记录", "purchase", found["id"]) from None
 
 
 @router.get("/{purchase_id}", response_model=PurchaseOut)
@@ -165,7 +170,8 @@ def refund(
 ) -> JSONResponse:
     """退款（收银机密钥或店员，退款期内）· refund within the refund window (POS key or staff)."""
     found = queries.purchase(engine, purchase_id)
-    may_act_for_merchant(principal, found["merchant_id"], pos=True)
+    _may_read_purchase(principal, found)  # a stranger learns nothing: 404
+    may_act_for_merchant(principal, found["merchant_id"], pos=True)  # a reader who is no till: 403
     at = body.at if body is not None else None
 
     def effect() -> purchase_service.RefundResult:
