@@ -4,18 +4,18 @@ what finds a key used before.  On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from sharebuy.db.uow import UnitOfWork, transaction
 from sharebuy.idempotency import service as idempotency
 from sharebuy.idempotency.models import idempotency_records
 from sharebuy.kernel.errors import Conflict, InvalidInput
+from tests.statements import sent_statements
 
 PATH = "/api/v1/things"
 
@@ -75,22 +75,8 @@ def _run(engine: Engine, claim: idempotency.Request, effect: Callable[[], str]) 
     return idempotency.run(engine, claim, effect, _render, optimistic=True)
 
 
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_a_first_request_is_recorded_with_its_effect_and_nothing_is_read(engine: Engine) -> None:
-    with _statements(engine) as seen:
+    with sent_statements(engine) as seen:
         answer = _run(engine, _claim({"n": 1}), _effect(engine, "first"))
     assert answer == idempotency.Answer(201, {"made": "first"}, False)
     assert not [s for s in seen if s.lstrip().upper().startswith("SELECT")], seen

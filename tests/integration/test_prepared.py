@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
-from sharebuy.db.arrays import ArrayLiteral
+from sharebuy.db.arrays import array_params
 from sharebuy.db.prepared import Prepared
 from sharebuy.db.uow import UnitOfWork
 from sharebuy.ledger.models import accounts, entries
@@ -144,7 +144,7 @@ def test_a_text_statement_returns_the_rows_it_declares(engine: Engine) -> None:
 
 _round_trip = Prepared(
     text("SELECT CAST(:ints AS BIGINT[]), CAST(:flags AS BOOLEAN[]), CAST(:words AS VARCHAR[])")
-    .bindparams(*(bindparam(name, type_=ArrayLiteral()) for name in ("ints", "flags", "words")))
+    .bindparams(*array_params("ints", "flags", "words"))
     .columns(
         column("ints", ARRAY(BigInteger)), column("flags", ARRAY(Boolean)), column("words", ARRAY(String))
     )

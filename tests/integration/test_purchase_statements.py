@@ -3,17 +3,14 @@ the shared platform rows written last (the lock every writer waits for is held s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from sharebuy.db.uow import UnitOfWork
 from sharebuy.kernel.amounts import ShareValue
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import SV, Leg
 from tests.integration.world import START, build
+from tests.statements import sent_statements
 
 # Statements a purchase sends, not counting BEGIN/COMMIT: the sale (merchant lock, consumer,
 # context), the member accounts' lock, the entry with its postings and balances, and the purchase
@@ -22,25 +19,11 @@ from tests.integration.world import START, build
 BUDGET = {"postgresql": 4, "sqlite": 7}
 
 
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_a_purchase_keeps_to_its_statement_budget(engine: Engine) -> None:
     world = build(engine)
     c = world.consumers[0]
     world.buy(c, "100", key="warm", seal=False)  # the first purchase also activates the consumer
-    with statements(engine) as seen:
+    with sent_statements(engine) as seen:
         world.buy(c, "100", key="counted", seal=False)
     assert len(seen) <= BUDGET[engine.dialect.name], seen
     world.assert_verified()
@@ -50,7 +33,7 @@ def test_a_replay_writes_nothing(engine: Engine) -> None:
     world = build(engine)
     c = world.consumers[0]
     world.buy(c, "100", key="once", seal=False)
-    with statements(engine) as seen:
+    with sent_statements(engine) as seen:
         again = world.buy(c, "100", key="once", seal=False)
     assert again.replayed
     assert not [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH"))], seen

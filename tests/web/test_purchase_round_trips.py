@@ -3,33 +3,15 @@ can serve.  The key's record is written in the sale's transaction and never read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import Engine, event
 
 from sharebuy.rewards import purchase_service
+from tests.statements import sent_statements
 from tests.web.conftest import Town
 
 # The POS key, the sale's four statements (tests/integration/test_purchase_statements.py) and
 # the Idempotency-Key's record, not counting BEGIN/COMMIT.
 BUDGET_POSTGRES = 6
-
-
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_an_http_purchase_keeps_to_its_statement_budget(town: Town, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +20,7 @@ def test_an_http_purchase_keeps_to_its_statement_budget(town: Town, monkeypatch:
     body = {"consumer_id": town["A"].member_id, "amount": "12.00"}
     warm = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "warm"})
     assert warm.status_code == 201, warm.text  # also the key's last use, written once a minute
-    with _statements(town.engine) as seen:
+    with sent_statements(town.engine) as seen:
         answer = town.call("posX", "POST", "/purchases", json=body, headers={"Idempotency-Key": "counted"})
     assert answer.status_code == 201, answer.text
     records = [s for s in seen if "idempotency_records" in s]

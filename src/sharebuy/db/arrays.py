@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, String
+from sqlalchemy import BindParameter, Dialect, String, bindparam
 from sqlalchemy.types import TypeDecorator
 
 
@@ -42,3 +42,8 @@ class ArrayLiteral(TypeDecorator[Sequence[Any]]):
 
     def process_bind_param(self, value: Sequence[Any] | None, dialect: Dialect) -> str | None:
         return None if value is None else array_literal(value)
+
+
+def array_params(*names: str) -> list[BindParameter[Any]]:
+    """Bind parameters that send lists as array literals, for `text(...).bindparams(*...)`."""
+    return [bindparam(name, type_=ArrayLiteral()) for name in names]

@@ -62,6 +62,10 @@ class Rows:
     def first(self) -> tuple[Any, ...] | None:
         return self.rows[0] if self.rows else None
 
+    def mappings(self) -> list[dict[str, Any]]:
+        """Every row by column name."""
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
+
     def mapping(self) -> dict[str, Any] | None:
         """The first row by column name, or None."""
         return dict(zip(self.keys, self.rows[0], strict=True)) if self.rows else None

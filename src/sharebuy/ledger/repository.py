@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from sharebuy.db import bulk
-from sharebuy.db.arrays import ArrayLiteral
+from sharebuy.db.arrays import ArrayLiteral, array_params
 from sharebuy.db.prepared import Prepared
 from sharebuy.kernel import caches
 from sharebuy.kernel.errors import IntegrityViolation, Refused
@@ -318,7 +318,7 @@ _post_pg = Prepared(
     SELECT id FROM entry
     """
     )
-    .bindparams(*(bindparam(name, type_=ArrayLiteral()) for name in ("accounts", "assets", "amounts", "own")))
+    .bindparams(*array_params("accounts", "assets", "amounts", "own"))
     .columns(column("id", BigInteger))
 )
 
@@ -481,8 +481,7 @@ def seal(conn: Connection, *, batch: int = 2000) -> int:
     seq, prev = int(head.seq), str(head.hash)
     sealed = 0
     while True:
-        got = _pending.run(conn, {"batch": batch})
-        pending = [dict(zip(got.keys, row, strict=True)) for row in got]
+        pending = _pending.run(conn, {"batch": batch}).mappings()
         if not pending:
             break
         legs_by_entry = _pending_legs(conn, pending)
@@ -550,9 +549,7 @@ _seal_entries_pg = Prepared(
          AS sealed(id, business_day, seq, prev_hash, hash)
     WHERE journal_entries.id = sealed.id AND journal_entries.business_day = sealed.business_day
     """
-    ).bindparams(
-        *(bindparam(name, type_=ArrayLiteral()) for name in ("ids", "days", "seqs", "prevs", "hashes"))
-    )
+    ).bindparams(*array_params("ids", "days", "seqs", "prevs", "hashes"))
 )
 
 
