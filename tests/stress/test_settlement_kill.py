@@ -122,8 +122,11 @@ def _kill_after_progress(
     deadline = time.monotonic() + 120
     while _state(engine) == before and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    # Each remaining commit takes at least PAUSE, so half of that budget ends before the work does.
-    time.sleep(rng.uniform(0, 0.5 * PAUSE * left))
+    # Counted again now: on a loaded machine this process may see the first commit late, when
+    # the child is well on.  Most remaining commits take at least PAUSE (a day's computing and
+    # completing commits do not), so a quarter of that budget ends before the work does.
+    left = min(left, _remaining_commits(engine))
+    time.sleep(rng.uniform(0, 0.25 * PAUSE * left))
     child.send_signal(signal.SIGKILL)
 
 
