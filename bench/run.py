@@ -2,7 +2,7 @@
 
     python -m bench.run [--quick] [--only NAME ...] [--pg-url URL]
 
-NAME is one of: purchases, purchases-sqlite, purchases-pg, http, pgbench, settlement,
+NAME is one of: purchases, purchases-sqlite, sqlite-floor, purchases-pg, http, pgbench, settlement,
 settlement-sqlite, settlement-pg, market, simulator.  The PostgreSQL server is --pg-url, else
 SHAREBUY_BENCH_POSTGRES_URL, else SHAREBUY_TEST_POSTGRES_URL; without one the PostgreSQL rows are
 skipped.  Only the server of that URL is used: the benchmarks create and drop their own
@@ -25,12 +25,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import http_purchases, market, pgbench, purchases, settlement, simulator
+from bench import http_purchases, market, pgbench, purchases, settlement, simulator, sqlite_floor
 from bench.common import RESULTS_DIR, Result, machine
 
 NAMES = {
-    "purchases": ("purchases-sqlite", "purchases-pg"),
+    "purchases": ("purchases-sqlite", "sqlite-floor", "purchases-pg"),
     "purchases-sqlite": ("purchases-sqlite",),
+    "sqlite-floor": ("sqlite-floor",),
     "purchases-pg": ("purchases-pg",),
     "http": ("http",),
     "pgbench": ("pgbench",),
@@ -178,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
                 "purchases on SQLite",
                 lambda: purchases.run_sqlite(args.warmup, args.duration),
                 Result("purchases", "sqlite", "1 proc", None, "purchases/s"),
+            )
+        elif name == "sqlite-floor":
+            attempt(
+                "purchases on SQLite: the same statements without the application",
+                sqlite_floor.run_sqlite,
+                Result("purchases, SQLite's own work", "sqlite", "", None, "purchases/s"),
             )
         elif name == "purchases-pg":
             pg_rows = attempt(

@@ -47,14 +47,25 @@ _AUTOCHECKPOINT_PAGES = 10_000
 _BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
 
 
+def sqlite_pragmas(synchronous: str = "FULL") -> list[str]:
+    """The settings of every SQLite connection (synchronous: FULL unless NORMAL or EXTRA)."""
+    mode = synchronous.upper() if synchronous.upper() in ("FULL", "NORMAL", "EXTRA") else "FULL"
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA synchronous={mode}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=60000",
+        f"PRAGMA cache_size=-{_CACHE_KIB}",
+        f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}",
+    ]
+
+
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         directory = os.path.dirname(os.path.abspath(parsed.database))
         os.makedirs(directory, exist_ok=True)
-    synchronous = os.environ.get("SHAREBUY_SQLITE_SYNCHRONOUS", "FULL").upper()
-    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-        synchronous = "FULL"
+    pragmas = sqlite_pragmas(os.environ.get("SHAREBUY_SQLITE_SYNCHRONOUS", "FULL"))
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -62,12 +73,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # Take transaction control away from pysqlite so that BEGIN IMMEDIATE below is ours.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={synchronous}")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
-        cur.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-        cur.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
+        for pragma in pragmas:
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine, "begin")
