@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sharebuy.cli.output import STATE, emit
+from sharebuy.cli.output import STATE, emit, wants_json
 from sharebuy.db import migrate
 from sharebuy.kernel.clock import parse_day
 from sharebuy.kernel.errors import InvalidInput, SharebuyError
@@ -77,7 +77,8 @@ def rules_set(
 
 
 def verify_cmd(json_out: Json = False) -> None:
-    """校验账本不变量 I1–I5、I7 · check the ledger invariants; exits non-zero on any violation."""
+    """校验账本不变量 I1–I7 及各业务模块的核对 · check the ledger invariants I1–I7 and the
+    market's, mall's, tiers' and collectibles' reconciliations; exits non-zero on any violation."""
     report = platform_service.verify_platform(STATE.engine())
     emit(report.as_dict(), json_out, "verify")
     if not report.ok:
@@ -92,7 +93,7 @@ def demo(json_out: Json = False) -> None:
     migrate.upgrade(engine)
     result = demo_data.load(engine)
     saved = demo_data.saved_accounts()
-    if json_out:
+    if wants_json(json_out):  # `sharebuy --json demo` as well as `sharebuy demo --json`
         emit({**result, "sign_in": saved}, True, "demo")
         return
     emit(result, False, "demo")
