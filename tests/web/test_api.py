@@ -123,6 +123,50 @@ def test_purchase_by_pos_key_is_idempotent(town: Town) -> None:
     town.assert_verified()
 
 
+# Where moving money, points or stock must never happen twice the key is required (README, "Exactly
+# once"); the document must say so, for a client generated from it sends one.
+KEY_REQUIRED = {
+    "POST /api/v1/purchases",
+    "POST /api/v1/purchases/{purchase_id}/refund",
+    "POST /api/v1/merchants/{merchant_id}/deposit",
+    "POST /api/v1/merchants/{merchant_id}/grants",
+    "POST /api/v1/market/listings",
+    "POST /api/v1/market/listings/{listing_id}/cancel",
+    "POST /api/v1/market/listings/{listing_id}/take",
+    "POST /api/v1/market/quick-buy",
+    "POST /api/v1/market/buy-orders/{order_id}/fill",
+    "POST /api/v1/market/trades/{trade_id}/confirm",
+    "POST /api/v1/market/trades/{trade_id}/cancel",
+    "POST /api/v1/market/trades/{trade_id}/decide",
+    "POST /api/v1/mall/orders",
+    "POST /api/v1/collectibles/editions/{edition_id}/redeem",
+    "POST /api/v1/collectibles/tokens/{token_id}/gift",
+}
+
+
+def test_the_document_marks_the_key_required_where_it_is(app_client: TestClient) -> None:
+    document = app_client.get("/openapi.json").json()
+    marked = {
+        f"{method.upper()} {path}": bool(parameter.get("required"))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header" and parameter["name"] == "Idempotency-Key"
+    }
+    assert {operation for operation, required in marked.items() if required} == KEY_REQUIRED
+    assert len(marked) > len(KEY_REQUIRED)  # the others take one and do not insist
+
+
+def test_a_missing_key_is_said_before_anything_else_the_request_lacks(town: Town) -> None:
+    missing = town.call("posX", "POST", "/purchases", json={"amount": "-1"})
+    assert missing.status_code == 400, missing.text
+    assert missing.json()["code"] == "idempotency_key_required"
+    refund = town.call("posX", "POST", "/purchases/1/refund", json={})
+    assert refund.status_code == 400 and refund.json()["code"] == "idempotency_key_required"
+    anonymous = town.client.post("/api/v1/purchases", json={"amount": "1.00"})
+    assert anonymous.status_code == 401  # who is asking comes first
+
+
 def test_purchase_by_phone_staff_and_refund(town: Town) -> None:
     x = town.merchants["X"]
     answer = town.call(

@@ -92,6 +92,13 @@ def from_error(request: Request, error: SharebuyError) -> JSONResponse:
     )
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _missing_key(errors: list[dict[str, Any]]) -> bool:
+    return any(e["loc"] == ["header", IDEMPOTENCY_HEADER] and e["type"] == "missing" for e in errors)
+
+
 def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
     errors = [
         {
@@ -101,6 +108,16 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
         }
         for e in error.errors()
     ]
+    if _missing_key(errors):
+        # A route that requires the key (web.api.common.RequiredIdempotencyKey): said as such,
+        # before anything else the request may lack.
+        return problem(
+            request,
+            400,
+            "idempotency_key_required",
+            "此操作必须带 Idempotency-Key 请求头，以保证重试不会重复记账",
+            "this operation requires an Idempotency-Key header, so that a retry is never counted twice",
+        )
     if errors and all(e["type"] == "json_invalid" for e in errors):
         # Not JSON at all (cut short, a stray comma): the body cannot be parsed, as the document
         # says, rather than "field 17 is not valid" with the character offset for a field name.

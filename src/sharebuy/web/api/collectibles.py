@@ -28,6 +28,7 @@ from sharebuy.web.api.common import (
     SIGNED_IN,
     Id,
     IdempotencyKey,
+    RequiredIdempotencyKey,
     idempotent,
     plain,
     problems,
@@ -229,7 +230,7 @@ def edition_metadata(edition_id: Id, request: Request, engine: EngineDep) -> obj
     responses={**SIGNED_IN, **NOT_FOUND, **IDEMPOTENCY_RESPONSES},
 )
 def redeem(
-    edition_id: Id, request: Request, engine: EngineDep, principal: ConsumerDep, key: IdempotencyKey = None
+    edition_id: Id, request: Request, engine: EngineDep, principal: ConsumerDep, key: RequiredIdempotencyKey
 ) -> JSONResponse:
     """用积分兑换一枚藏品（须实名）· redeem one token for points (real name needed). Key required."""
     member = principal.member_id
@@ -238,7 +239,7 @@ def redeem(
     def effect() -> dict[str, Any]:
         return collectibles.redeem(engine, edition_id, member, actor=principal.scope)
 
-    return idempotent(request, engine, principal, key, None, effect, status_code=201, required=True)
+    return idempotent(request, engine, principal, key, None, effect, status_code=201)
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def gift(
     request: Request,
     engine: EngineDep,
     principal: ConsumerDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """转赠给另一位实名会员（持有期满后；不收任何费用）· give a token away after the holding period.
     Idempotency-Key required."""
@@ -290,4 +291,4 @@ def gift(
     def effect() -> dict[str, Any]:
         return collectibles.gift(engine, token_id, member, to_phone=body.to_phone, actor=principal.scope)
 
-    return idempotent(request, engine, principal, key, body, effect, required=True)
+    return idempotent(request, engine, principal, key, body, effect)

@@ -15,8 +15,7 @@ from sqlalchemy import Engine
 from sharebuy.idempotency import service as idempotency
 from sharebuy.identity.service import Principal
 from sharebuy.kernel import views
-from sharebuy.kernel.errors import SharebuyError
-from sharebuy.web.problems import MEDIA_TYPE, PROBLEM_REF
+from sharebuy.web.problems import IDEMPOTENCY_HEADER, MEDIA_TYPE, PROBLEM_REF
 
 T = TypeVar("T")
 
@@ -28,8 +27,20 @@ IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key",
+        alias=IDEMPOTENCY_HEADER,
         description="unique per request you mean to make once; a retry with the same key gets the first answer",
+        examples=["till-7-2025-03-01-000123"],
+    ),
+]
+# Where a retry must never count twice (money, points, stock moving), the key is required: the
+# document says so, and a request without it is answered 400 `idempotency_key_required`
+# (web.problems, where FastAPI reports the missing header).
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        description="required: unique per request you mean to make once; a retry with the same key "
+        "gets the first answer",
         examples=["till-7-2025-03-01-000123"],
     ),
 ]
@@ -83,10 +94,6 @@ def plain(value: Any) -> Any:
     return views.plain(value)
 
 
-class KeyRequired(SharebuyError):
-    status = 400
-
-
 def render(status_code: int) -> Callable[[Any], tuple[int, Any]]:
     return lambda result: (status_code, plain(result))
 
@@ -101,19 +108,12 @@ def idempotent(
     *,
     status_code: int = 200,
     to_body: Callable[[T], Any] = plain,
-    required: bool = False,
     atomic: bool = True,
     optimistic: bool = False,
 ) -> JSONResponse:
     """Run a state-changing request once per (caller, Idempotency-Key); `optimistic` as in
     `idempotency.run` (no read of the key before an effect that writes only in its transaction)."""
-    if key is None:
-        if required:
-            raise KeyRequired(
-                "idempotency_key_required",
-                "此操作必须带 Idempotency-Key 请求头，以保证重试不会重复记账",
-                "this operation requires an Idempotency-Key header, so that a retry is never counted twice",
-            )
+    if key is None:  # a route whose key is optional, called without one
         return JSONResponse(to_body(effect()), status_code=status_code)
     payload = body.model_dump(mode="json") if body is not None else None
     claim = idempotency.Request(

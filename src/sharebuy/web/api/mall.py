@@ -26,6 +26,7 @@ from sharebuy.web.api.common import (
     Id,
     IdempotencyKey,
     IdQuery,
+    RequiredIdempotencyKey,
     idempotent,
     plain,
 )
@@ -334,7 +335,7 @@ def certify_green(
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut, responses=CHANGES)
 def redeem(
-    body: RedeemIn, request: Request, engine: EngineDep, principal: UserDep, key: IdempotencyKey = None
+    body: RedeemIn, request: Request, engine: EngineDep, principal: UserDep, key: RequiredIdempotencyKey
 ) -> JSONResponse:
     """消费者用积分兑换商品 · a consumer redeems points for a product. Idempotency-Key required."""
     consumer = _consumer(principal)
@@ -346,7 +347,6 @@ def redeem(
         body,
         lambda: mall.place_order(engine, consumer, body.product_id, body.quantity, actor=principal.scope),
         status_code=201,
-        required=True,
     )
 
 

@@ -17,6 +17,7 @@ from sharebuy.web.api.common import (
     MAX_ID,
     Id,
     IdempotencyKey,
+    RequiredIdempotencyKey,
     idempotent,
     next_before,
     plain,
@@ -198,7 +199,7 @@ def approve(
     "/merchants/{merchant_id}/deposit", response_model=MerchantStateOut, responses=IDEMPOTENCY_RESPONSES
 )
 def deposit(
-    merchant_id: Id, request: Request, engine: EngineDep, principal: UserDep, key: IdempotencyKey = None
+    merchant_id: Id, request: Request, engine: EngineDep, principal: UserDep, key: RequiredIdempotencyKey
 ) -> JSONResponse:
     """缴纳或补足保证金（店主）· post or top up the deposit from available points (owner)."""
     may_act_for_merchant(principal, merchant_id, owner_only=True)
@@ -210,7 +211,6 @@ def deposit(
         key,
         None,
         lambda: members.post_deposit(engine, merchant_id, actor=actor),
-        required=True,
     )
 
 
@@ -241,7 +241,7 @@ def grant(
     request: Request,
     engine: EngineDep,
     principal: AdminDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """从储备发放积分（运营，启动期）· allocate points from the reserve (admin, bootstrapping)."""
     actor = f"user:{principal.user_id}"
@@ -252,7 +252,6 @@ def grant(
         key,
         body,
         lambda: members.grant_points(engine, merchant_id, body.amount, reason=body.reason, actor=actor),
-        required=True,
     )
 
 

@@ -18,8 +18,8 @@ from sharebuy.web.api.common import (
     ERROR_RESPONSES,
     IDEMPOTENCY_RESPONSES,
     Id,
-    IdempotencyKey,
     IdQuery,
+    RequiredIdempotencyKey,
     idempotent,
     next_before,
     plain,
@@ -71,7 +71,7 @@ async def record(
     request: Request,
     engine: EngineDep,
     caller: CredentialsDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """记录一笔消费（收银机密钥或店员）· record a purchase (POS key or staff); Idempotency-Key required."""
     # The tills' route: the key's check and the sale in one worker thread (one hand-off, not two).
@@ -79,7 +79,7 @@ async def record(
 
 
 def _record(
-    body: PurchaseIn, request: Request, engine: Engine, caller: Credentials, key: str | None
+    body: PurchaseIn, request: Request, engine: Engine, caller: Credentials, key: str
 ) -> JSONResponse:
     principal = caller.principal(engine)
     merchant_id = _merchant_of(principal, body)
@@ -103,9 +103,7 @@ def _record(
 
     # Optimistic: the sale writes only inside its transaction, where the key's record is
     # written too, and a retried key makes it replay or refuse; no read of the key first.
-    return idempotent(
-        request, engine, principal, key, body, effect, status_code=201, required=True, optimistic=True
-    )
+    return idempotent(request, engine, principal, key, body, effect, status_code=201, optimistic=True)
 
 
 @router.get("", response_model=PurchasePage)
@@ -165,8 +163,8 @@ def refund(
     request: Request,
     engine: EngineDep,
     principal: PrincipalDep,
+    key: RequiredIdempotencyKey,
     body: RefundIn | None = None,
-    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """退款（收银机密钥或店员，退款期内）· refund within the refund window (POS key or staff)."""
     found = queries.purchase(engine, purchase_id)
@@ -180,4 +178,4 @@ def refund(
             REFUNDS.inc()
         return result
 
-    return idempotent(request, engine, principal, key, body, effect, required=True)
+    return idempotent(request, engine, principal, key, body, effect)

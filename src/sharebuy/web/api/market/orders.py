@@ -15,6 +15,7 @@ from sharebuy.web.api.common import (
     Id,
     IdempotencyKey,
     IdQuery,
+    RequiredIdempotencyKey,
     idempotent,
     plain,
 )
@@ -77,7 +78,7 @@ def listing_book(
 
 @router.post("/listings", status_code=status.HTTP_201_CREATED, response_model=ListingOut, responses=CHANGES)
 def create_listing(
-    body: OrderIn, request: Request, engine: EngineDep, principal: UserDep, key: IdempotencyKey = None
+    body: OrderIn, request: Request, engine: EngineDep, principal: UserDep, key: RequiredIdempotencyKey
 ) -> JSONResponse:
     """挂卖：积分转入托管 · list points for sale; they move into escrow. Idempotency-Key required."""
     seller = acting(principal, body.merchant_id, owner_only=True)
@@ -94,7 +95,7 @@ def create_listing(
             actor=principal.scope,
         )
 
-    return idempotent(request, engine, principal, key, body, effect, status_code=201, required=True)
+    return idempotent(request, engine, principal, key, body, effect, status_code=201)
 
 
 @router.get("/my/listings", response_model=list[ListingOut])
@@ -175,8 +176,8 @@ def cancel_listing(
     request: Request,
     engine: EngineDep,
     principal: UserDep,
+    key: RequiredIdempotencyKey,
     body: ActingIn | None = None,
-    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """撤单：剩余积分退回可用 · cancel a listing; its remaining returns from escrow. Key required."""
     seller = acting(principal, body.merchant_id if body else None, owner_only=True)
@@ -187,7 +188,6 @@ def cancel_listing(
         key,
         body,
         lambda: market.cancel_listing(engine, seller, listing_id, actor=principal.scope),
-        required=True,
     )
 
 
@@ -203,7 +203,7 @@ def take_listing(
     request: Request,
     engine: EngineDep,
     principal: UserDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """买入挂单的一部分，生成待付款交易 · buy from a listing: a trade awaiting payment. Key required."""
     buyer = acting(principal, body.merchant_id)
@@ -215,13 +215,12 @@ def take_listing(
         body,
         lambda: market.take_listing(engine, buyer, listing_id, body.quantity, actor=principal.scope),
         status_code=201,
-        required=True,
     )
 
 
 @router.post("/quick-buy", status_code=status.HTTP_201_CREATED, response_model=QuickBuyOut, responses=CHANGES)
 def quick_buy(
-    body: QuickBuyIn, request: Request, engine: EngineDep, principal: UserDep, key: IdempotencyKey = None
+    body: QuickBuyIn, request: Request, engine: EngineDep, principal: UserDep, key: RequiredIdempotencyKey
 ) -> JSONResponse:
     """快速买入：按价格优先、时间优先成交多笔 · buy up to a quantity at up to a price. Key required."""
     buyer = acting(principal, body.merchant_id)
@@ -237,7 +236,7 @@ def quick_buy(
             actor=principal.scope,
         )
 
-    return idempotent(request, engine, principal, key, body, effect, status_code=201, required=True)
+    return idempotent(request, engine, principal, key, body, effect, status_code=201)
 
 
 # -- buy orders ---------------------------------------------------------------------------------
@@ -320,7 +319,7 @@ def fill_buy_order(
     request: Request,
     engine: EngineDep,
     principal: UserDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """卖给求购单：积分转入托管 · sell into a buy order; your points go to escrow. Key required."""
     seller = acting(principal, body.merchant_id, owner_only=True)
@@ -332,5 +331,4 @@ def fill_buy_order(
         body,
         lambda: market.fill_buy_order(engine, seller, order_id, body.quantity, actor=principal.scope),
         status_code=201,
-        required=True,
     )

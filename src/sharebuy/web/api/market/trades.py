@@ -19,6 +19,7 @@ from sharebuy.web.api.common import (
     Id,
     IdempotencyKey,
     IdQuery,
+    RequiredIdempotencyKey,
     idempotent,
     plain,
 )
@@ -104,8 +105,8 @@ def confirm(
     request: Request,
     engine: EngineDep,
     principal: UserDep,
+    key: RequiredIdempotencyKey,
     body: ActingIn | None = None,
-    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """卖方：确认收款，积分放给买方 · the seller confirms the money; points go to the buyer. Key required."""
     seller = acting(principal, body.merchant_id if body else None, owner_only=True)
@@ -116,7 +117,6 @@ def confirm(
         key,
         body,
         lambda: market.confirm(engine, trade_id, seller, actor=principal.scope),
-        required=True,
     )
 
 
@@ -127,7 +127,7 @@ def cancel(
     request: Request,
     engine: EngineDep,
     principal: UserDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """买方：取消未付款的交易 · the buyer cancels before paying. Key required."""
     buyer = acting(principal, body.merchant_id)
@@ -138,7 +138,6 @@ def cancel(
         key,
         body,
         lambda: market.cancel(engine, trade_id, buyer, reason=body.reason, actor=principal.scope),
-        required=True,
     )
 
 
@@ -252,7 +251,7 @@ def decide(
     request: Request,
     engine: EngineDep,
     principal: AdminDep,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """裁决申诉：放行给买方或退回卖方，理由记录在案（运营）· decide a dispute. Key required."""
     return idempotent(
@@ -262,7 +261,6 @@ def decide(
         key,
         body,
         lambda: market.decide(engine, trade_id, body.decision, reason=body.reason, actor=principal.scope),
-        required=True,
     )
 
 
