@@ -28,7 +28,7 @@ market_app = typer.Typer(help="C2C 积分市场 · the C2C points market", no_ar
 
 
 def _at(at: str | None) -> datetime | None:
-    return parse_moment(at) if at else None
+    return parse_moment(at) if at is not None else None
 
 
 @market_app.command("list")

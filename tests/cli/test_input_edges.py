@@ -1,0 +1,91 @@
+"""Input at the edges of the operator CLI: each is a JSON refusal that writes nothing, or is read exactly.
+
+A world of consumer a (1), owner (2) and active merchant x (3, rate 0.10, grant 1,000 → available
+500.0000, deposit 500.0000); every refusal leaves the platform's balances and the journal as they were.
+"""
+
+from __future__ import annotations
+
+from tests.cli.harness import D1, Cli, at
+
+BIGGER_THAN_ANY_ID = str(2**63)
+
+
+def _world(cli: Cli) -> tuple[int, int]:
+    cli.init(D1)
+    a, owner = cli.consumer("A"), cli.consumer("店主")
+    return a, cli.open_merchant(owner, grant="1000")
+
+
+def _books(cli: Cli) -> tuple[dict[str, object], int]:
+    return cli.platform(), int(cli.ok("verify")["entries"])
+
+
+def _refused_all(cli: Cli, cases: list[tuple[list[str], str]]) -> list[tuple[str, ...]]:
+    """Each case refused with its code, as one JSON object, and not a unit written."""
+    before = _books(cli)
+    wrong = []
+    for args, code in cases:
+        result = cli.run(*args)
+        got = result.data.get("error", {}).get("code")
+        if result.exit_code == 0 or set(result.data) != {"error"} or got != code:
+            wrong.append((*args, str(result.data)))
+    assert _books(cli) == before
+    return wrong
+
+
+def test_an_id_beyond_any_row_is_a_refusal(cli: Cli) -> None:
+    """2**63 fits no id column: a JSON refusal (once a traceback) on SQLite and PostgreSQL alike."""
+    a, x = _world(cli)
+    big = BIGGER_THAN_ANY_ID
+    buy = ["purchase", "--amount", "1", "--at", at(D1)]
+    cases = [
+        ["balance", "--consumer", big],
+        ["refund", big],
+        ["merchant", "approve", big],
+        ["consumer", "freeze", big],
+        ["points", "grant", "--merchant", big, "--amount", "1", "--reason", "r"],
+        ["merchant", "add", "--name", "新店", "--owner", big, "--region", "441900"],
+        [*buy, "--merchant", str(x), "--consumer", big],
+        [*buy, "--merchant", big, "--consumer", str(a)],
+    ]
+    assert not _refused_all(cli, [(args, "number_out_of_range") for args in cases])
+    error = cli.refused("--lang", "en", "refund", big, code="number_out_of_range")
+    assert "9223372036854775807" in error["message"]
+
+
+def test_misplaced_thousands_separators_are_refused(cli: Cli) -> None:
+    """ "1,50" is 1.50 to half the world and 150.00 once its comma is dropped: neither is guessed."""
+    a, x = _world(cli)
+    buy = ["purchase", "--merchant", str(x), "--consumer", str(a), "--at", at(D1), "--amount"]
+    amounts = ["1,5", "1,50", "10,00", "1,0000", ",100", "100,", "1,,000", "1_0", "1,000_000", "1,000.0,0"]
+    assert not _refused_all(cli, [([*buy, amount], "invalid_decimal") for amount in amounts])
+    grant = ["points", "grant", "--merchant", str(x), "--reason", "r", "--amount", "1,5"]
+    assert not _refused_all(cli, [(grant, "invalid_decimal")])
+
+
+def test_thousands_separators_in_their_places_are_read(cli: Cli) -> None:
+    """1,000 + 1,000.50 + 1,234.5 + 1_000 = 4,235.00 CNY at 0.10 → 4,235.00 SV, 423.5000 points burned."""
+    a, x = _world(cli)
+    buy = ["purchase", "--merchant", str(x), "--consumer", str(a), "--at", at(D1), "--amount"]
+    recorded = [cli.ok(*buy, amount)["amount"] for amount in ("1,000", "1,000.50", "1,234.5", "1_000")]
+    assert recorded == ["1000.00", "1000.50", "1234.50", "1000.00"]
+    assert cli.consumer_view(a)["share_value"] == "4235.00"
+    assert cli.platform()["burned"] == "423.5000"
+    cli.assert_verified()
+
+
+def test_an_empty_date_is_refused_not_read_as_today(cli: Cli) -> None:
+    """An empty --date (an unset shell variable) once settled every day up to yesterday, and an
+    empty --at recorded the sale or the refund now: both are malformed input, refused."""
+    a, x = _world(cli)
+    cli.buy(x, a, "100", D1)
+    buy = ["purchase", "--merchant", str(x), "--consumer", str(a), "--amount", "1"]
+    cases = [
+        (["settle", "--date", ""], "invalid_date"),
+        (["settle", "--through", " "], "invalid_date"),
+        ([*buy, "--at", ""], "invalid_datetime"),
+        (["refund", "1", "--at", ""], "invalid_datetime"),
+    ]
+    assert not _refused_all(cli, cases)
+    cli.refused("settlement", "show", D1, code="not_settled")
