@@ -89,3 +89,25 @@ def test_an_empty_date_is_refused_not_read_as_today(cli: Cli) -> None:
     ]
     assert not _refused_all(cli, cases)
     cli.refused("settlement", "show", D1, code="not_settled")
+
+
+def test_a_refund_cannot_precede_its_purchase(cli: Cli) -> None:
+    """A sale on D2 (100.00 → A 100.00 SV, X 20.00 SV, 10.0000 burned): a refund dated D1 is refused
+    as earlier than the sale (once "the 7-day refund window has closed"); on D2 it reverses the sale."""
+    a, x = _world(cli)
+    d2 = "2025-01-02"
+    cli.buy(x, a, "100", d2)
+    cases = [
+        (["refund", "1", "--at", at(D1, "10:00")], "refund_before_purchase"),
+        (
+            ["refund", "1", "--at", "2025-01-01T15:59:59Z"],
+            "refund_before_purchase",
+        ),  # 23:59:59 on D1 in Shanghai
+    ]
+    assert not _refused_all(cli, cases)
+    error = cli.refused("--lang", "en", "refund", "1", "--at", at(D1), code="refund_before_purchase")
+    assert error["message"] == "a refund on 2025-01-01 cannot precede its purchase's business day 2025-01-02"
+    done = cli.ok("refund", "1", "--at", at(d2, "10:30"))
+    assert (done["consumer_share_value_taken"], done["points_returned"]) == ("100.00", "10.0000")
+    assert cli.platform()["burned"] == "0.0000"
+    cli.assert_verified()

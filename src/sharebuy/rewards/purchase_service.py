@@ -422,7 +422,13 @@ def _refund(conn: Connection, purchase_id: int, moment: datetime, actor: str) ->
     require_open_day(conn, day)
     rules = repository.rules_for(conn, day)
     age = (day - row["business_day"]).days
-    if age < 0 or age > rules["refund_window_days"]:
+    if age < 0:
+        raise Refused(
+            "refund_before_purchase",
+            f"退货日 {day} 早于消费营业日 {row['business_day']}",
+            f"a refund on {day} cannot precede its purchase's business day {row['business_day']}",
+        )
+    if age > rules["refund_window_days"]:
         raise Refused(
             "refund_window_closed",
             f"已超过 {rules['refund_window_days']} 天退货期限",
