@@ -111,3 +111,19 @@ def test_a_refund_cannot_precede_its_purchase(cli: Cli) -> None:
     assert (done["consumer_share_value_taken"], done["points_returned"]) == ("100.00", "10.0000")
     assert cli.platform()["burned"] == "0.0000"
     cli.assert_verified()
+
+
+def test_a_negative_page_is_a_usage_error(cli: Cli) -> None:
+    """--limit below 1 or --offset below 0 is refused before the database sees it (PostgreSQL once
+    answered a database_error, and SQLite read LIMIT -1 as "no limit")."""
+    a, x = _world(cli)
+    cli.buy(x, a, "100", D1)
+    cli.settle("--date", D1)
+    for args in (["--limit", "-1"], ["--limit", "0"], ["--offset", "-5"]):
+        for command in (["settlement", "show", D1], ["market", "list"]):
+            result = cli.run(*command, *args)
+            assert (result.exit_code, result.error["code"]) == (2, "usage"), result.data
+    result = cli.run("market", "trades", "--limit", "0")
+    assert (result.exit_code, result.error["code"]) == (2, "usage"), result.data
+    assert [line["member_id"] for line in cli.ok("settlement", "show", D1, "--limit", "1")["lines"]] == [a]
+    assert [line["member_id"] for line in cli.ok("settlement", "show", D1, "--offset", "1")["lines"]] == [x]

@@ -103,8 +103,8 @@ def settle(
 def settlement_show(
     date: str,
     member: Annotated[int | None, typer.Option("--member")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 100,
-    offset: Annotated[int, typer.Option("--offset")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     json_out: Json = False,
 ) -> None:
     """日结详情及每位持有人的明细 · a settlement with its per-holder lines."""
