@@ -127,3 +127,15 @@ def test_a_negative_page_is_a_usage_error(cli: Cli) -> None:
     assert (result.exit_code, result.error["code"]) == (2, "usage"), result.data
     assert [line["member_id"] for line in cli.ok("settlement", "show", D1, "--limit", "1")["lines"]] == [a]
     assert [line["member_id"] for line in cli.ok("settlement", "show", D1, "--offset", "1")["lines"]] == [x]
+
+
+def test_a_rule_change_is_echoed_as_stored_and_given_once(cli: Cli) -> None:
+    """daily_airdrop=1e3 is 1,000.0000 points: the answer says so at full precision, as `rules show`
+    does; a rule given twice in one change is refused rather than the last one silently winning."""
+    cli.init(D1)
+    changed = cli.ok("rules", "set", "daily_airdrop=1e3", "consumer_multiplier=8", "--from", "2025-01-02")
+    assert changed["changes"] == {"daily_airdrop": "1000.0000", "consumer_multiplier": "8"}
+    assert cli.ok("rules", "show", "--date", "2025-01-02")["rules"]["daily_airdrop"] == "1000.0000"
+    twice = ["rules", "set", "daily_airdrop=5", "daily_airdrop=6", "--from", "2025-01-03"]
+    assert not _refused_all(cli, [(twice, "duplicate_rule")])
+    assert cli.ok("rules", "show", "--date", "2025-01-03")["version"] == 2
