@@ -139,3 +139,11 @@ def test_a_rule_change_is_echoed_as_stored_and_given_once(cli: Cli) -> None:
     twice = ["rules", "set", "daily_airdrop=5", "daily_airdrop=6", "--from", "2025-01-03"]
     assert not _refused_all(cli, [(twice, "duplicate_rule")])
     assert cli.ok("rules", "show", "--date", "2025-01-03")["version"] == 2
+
+
+def test_a_database_url_that_names_no_database_is_a_refusal(cli: Cli) -> None:
+    """--db notaurl and --db mysql://... once ended in a traceback (ArgumentError, no MySQLdb)."""
+    for url in ("notaurl", "mysql://user:secret@host/db", "oracle://x@y/z"):
+        result = cli.run("balance", "--platform", db=url)
+        assert (result.exit_code, result.error["code"]) == (1, "invalid_database_url"), result.data
+        assert "secret" not in result.stdout
