@@ -342,7 +342,7 @@ def test_rule_change_takes_effect_from_its_day(cli: Cli) -> None:
     assert (changed["version"], changed["effective_from"], changed["changes"]) == (
         2,
         D2,
-        {"daily_airdrop": "1000"},
+        {"daily_airdrop": "1000.0000"},
     )
     assert changed["rules"]["daily_airdrop"] == "1000.0000"
     assert cli.ok("rules", "show", "--date", D1)["rules"]["daily_airdrop"] == "500.0000"

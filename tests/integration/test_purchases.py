@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from sharebuy.kernel.amounts import Points, ShareValue
 from sharebuy.kernel.errors import Conflict, InvalidInput, NotFound, Refused
 from sharebuy.members import service as members
 from sharebuy.rewards import purchase_service, settlement_service
+from sharebuy.rewards.models import purchases
 from tests.integration.world import LATER, START, at, build
 
 
@@ -158,3 +159,18 @@ def test_refund_window(engine: Engine) -> None:
     with pytest.raises(Refused) as caught:
         purchase_service.refund_purchase(engine, bought.id, at=at(START + timedelta(days=8)))
     assert caught.value.code == "refund_window_closed"
+
+
+def test_the_moment_of_a_sale_and_a_refund_is_kept_whatever_offset_it_came_with(engine: Engine) -> None:
+    """12:00 in Shanghai is 04:00 UTC: stored as that instant on both databases.  SQLite keeps no
+    offset, so a moment given in Asia/Shanghai was once stored as 12:00 and read back as 12:00 UTC."""
+    world = build(engine)
+    bought = world.buy(world.consumers[0], "100")  # at(START) is 12:00 Asia/Shanghai
+    purchase_service.refund_purchase(engine, bought.id, at=at(START, 13))
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(purchases.c.occurred_at, purchases.c.refunded_at).where(purchases.c.id == bought.id)
+        ).one()
+    as_utc = [(m.replace(tzinfo=UTC) if m.tzinfo is None else m).astimezone(UTC) for m in row]
+    assert as_utc == [at(START).astimezone(UTC), at(START, 13).astimezone(UTC)]
+    assert as_utc[0].hour == 4

@@ -91,7 +91,7 @@ def redeem(
     json_out: Json = False,
 ) -> None:
     """代会员兑换一枚（积分按规则销毁或回到储备）· redeem one token for a member."""
-    moment = parse_moment(at) if at else None
+    moment = parse_moment(at) if at is not None else None
     emit(
         collectibles.redeem(STATE.engine(), edition_id, consumer, actor=actor, now=moment), json_out, "token"
     )
@@ -107,7 +107,7 @@ def gift(
     json_out: Json = False,
 ) -> None:
     """代持有人转赠（持有期满后，不收费用）· give a token away on its owner's behalf."""
-    moment = parse_moment(at) if at else None
+    moment = parse_moment(at) if at is not None else None
     found = collectibles.gift(STATE.engine(), token_id, giver, to_phone=to_phone, actor=actor, now=moment)
     emit(found, json_out, "token")
 

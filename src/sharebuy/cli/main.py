@@ -7,7 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
 
 from sharebuy.cli import collectibles as collectibles_cli
 from sharebuy.cli import mall as mall_cli
@@ -71,6 +71,24 @@ def _seal_before_exit() -> None:
             seal_pending(engine, wait=True)
 
 
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE for an integer too wide for its column
+# The widest id any table holds: a larger number names no row and no driver can bind it.
+MAX_ID = 2**63 - 1
+
+
+def _out_of_range() -> SharebuyError:
+    """An integer the database cannot hold: SQLite's driver raises OverflowError, PostgreSQL a DataError."""
+    return SharebuyError(
+        "number_out_of_range",
+        f"输入的数字超出范围（编号最大为 {MAX_ID}）",
+        f"a number in the input is out of range (ids go up to {MAX_ID})",
+    )
+
+
+def _database_error(error: DBAPIError) -> SharebuyError:
+    return SharebuyError("database_error", f"数据库错误：{error.orig}", f"database error: {error.orig}")
+
+
 def _usage(error: typer.TyperException, as_json: bool) -> None:
     message = error.format_message() if hasattr(error, "format_message") else str(error)
     if as_json:
@@ -97,14 +115,20 @@ def main() -> None:
     except typer.TyperException as error:
         _usage(error, as_json)
         sys.exit(2)
+    except OverflowError:
+        fail(_out_of_range(), as_json)
+        sys.exit(1)
+    except DataError as error:
+        if getattr(error.orig, "sqlstate", None) == NUMERIC_VALUE_OUT_OF_RANGE:
+            fail(_out_of_range(), as_json)
+        else:
+            fail(_database_error(error), as_json)
+        sys.exit(1)
     except (OperationalError, ProgrammingError) as error:
         if _missing_schema(error):
             fail(not_initialised(), as_json)
         else:
-            fail(
-                SharebuyError("database_error", f"数据库错误：{error.orig}", f"database error: {error.orig}"),
-                as_json,
-            )
+            fail(_database_error(error), as_json)
         sys.exit(1)
     if isinstance(code, int) and code != 0:
         sys.exit(code)

@@ -25,7 +25,7 @@ mall_app = typer.Typer(help="积分商城（区域产品兑换）· the points m
 
 
 def _at(at: str | None) -> datetime | None:
-    return parse_moment(at) if at else None
+    return parse_moment(at) if at is not None else None
 
 
 def _merchant_of(product_id: int) -> int:

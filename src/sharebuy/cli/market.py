@@ -28,14 +28,14 @@ market_app = typer.Typer(help="C2C 积分市场 · the C2C points market", no_ar
 
 
 def _at(at: str | None) -> datetime | None:
-    return parse_moment(at) if at else None
+    return parse_moment(at) if at is not None else None
 
 
 @market_app.command("list")
 def list_(
     status: Annotated[str, typer.Option("--status", help="active、paused 或 closed")] = "active",
-    limit: Annotated[int, typer.Option("--limit")] = 50,
-    offset: Annotated[int, typer.Option("--offset")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     json_out: Json = False,
 ) -> None:
     """挂单列表（价格从低到高）· listings, best price first."""
@@ -51,7 +51,7 @@ def list_(
 def trades(
     status: Annotated[str | None, typer.Option("--status", help="按状态筛选，如 disputed")] = None,
     before: Annotated[int | None, typer.Option("--before", help="翻页：早于此交易 ID")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
     json_out: Json = False,
 ) -> None:
     """交易列表（最新在前）· trades, newest first."""

@@ -14,9 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError
 
 from sharebuy.db.engine import make_engine
-from sharebuy.kernel.errors import SharebuyError
+from sharebuy.kernel.errors import InvalidInput, SharebuyError
 from sharebuy.kernel.views import plain
 
 
@@ -29,7 +30,15 @@ class State:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.db)
+            try:
+                self._engine = make_engine(self.db)
+            except (ArgumentError, ImportError):
+                # Not echoed: a URL may carry a password.
+                raise InvalidInput(
+                    "invalid_database_url",
+                    "数据库地址无效或不受支持（应为 sqlite:///路径 或 postgresql://…）",
+                    "the database URL is invalid or not supported (sqlite:///path or postgresql://...)",
+                ) from None
         return self._engine
 
 

@@ -71,6 +71,11 @@ def rules_set(
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidInput("invalid_pair", f"应为 KEY=VALUE：{pair}", f"expected KEY=VALUE: {pair}")
+        if key.strip() in changes:
+            # Two values for one rule: which one the operator meant is not ours to guess.
+            raise InvalidInput(
+                "duplicate_rule", f"规则 {key.strip()} 给了两次", f"rule {key.strip()} is given twice"
+            )
         changes[key.strip()] = value.strip()
     result = platform_service.set_rules(STATE.engine(), changes, effective_from=parse_day(from_), note=note)
     emit(result, json_out, "rules")

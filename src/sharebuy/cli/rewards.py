@@ -35,7 +35,7 @@ def purchase(
         merchant_id=merchant,
         consumer_id=consumer,
         amount=amount,
-        at=parse_moment(at) if at else None,
+        at=parse_moment(at) if at is not None else None,
         key=key,
         actor="operator",
     )
@@ -49,7 +49,7 @@ def refund(
 ) -> None:
     """退货：冲回一笔消费 · refund a purchase."""
     result = purchase_service.refund_purchase(
-        STATE.engine(), purchase_id, at=parse_moment(at) if at else None, actor="operator"
+        STATE.engine(), purchase_id, at=parse_moment(at) if at is not None else None, actor="operator"
     )
     emit(result, json_out, "refund")
 
@@ -84,12 +84,13 @@ def settle(
     json_out: Json = False,
 ) -> None:
     """日结：每日空投 · run the daily release (catching up missed days in order)."""
-    if date and through:
+    if date is not None and through is not None:
         raise InvalidInput(
             "choose_one", "--date 与 --through 只能选一个", "give --date or --through, not both"
         )
-    chosen = date or through
-    target = parse_day(chosen) if chosen else None
+    # An empty --date is malformed, not "up to yesterday": it would close every day since the last.
+    chosen = date if date is not None else through
+    target = parse_day(chosen) if chosen is not None else None
     with _progress_bar() as progress:
         reports = settlement_service.settle(STATE.engine(), through=target, progress=progress)
     last = reports[-1]
@@ -102,8 +103,8 @@ def settle(
 def settlement_show(
     date: str,
     member: Annotated[int | None, typer.Option("--member")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 100,
-    offset: Annotated[int, typer.Option("--offset")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     json_out: Json = False,
 ) -> None:
     """日结详情及每位持有人的明细 · a settlement with its per-holder lines."""

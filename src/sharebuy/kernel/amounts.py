@@ -6,6 +6,7 @@ names its rounding (half-up, truncate or round-up) instead of relying on a conte
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar, Self
 
@@ -24,6 +25,18 @@ __all__ = [
 ]
 
 
+# Thousands separators are read only where they group thousands: "1,000.50", "1_000".  "1,50" is
+# 1.50 to an operator used to a decimal comma and 150 once the comma is dropped: refused, not guessed.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?|[+-]?\d{1,3}(?:_\d{3})+(?:\.\d*)?")
+
+
+def _ungroup(text: str) -> str:
+    """The text without its thousands separators, or "" (not a number) when they are misplaced."""
+    if "," not in text and "_" not in text:
+        return text
+    return text.replace(",", "").replace("_", "") if _GROUPED.fullmatch(text) else ""
+
+
 def parse_decimal(value: object, what: str = "amount") -> Decimal:
     """Turn user input into a finite Decimal; floats are refused because they are inexact."""
     if isinstance(value, (bool, float)):
@@ -37,7 +50,7 @@ def parse_decimal(value: object, what: str = "amount") -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "")
+        text = _ungroup(value.strip())
         try:
             result = Decimal(text)
         except InvalidOperation:

@@ -21,6 +21,13 @@ def business_day(moment: datetime) -> date:
     return moment.astimezone(BUSINESS_TZ).date()
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC, as it is stored; naive moments are read as Asia/Shanghai time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BUSINESS_TZ)
+    return moment.astimezone(UTC)
+
+
 def day_end(day: date) -> datetime:
     """The first instant after `day` ends, in UTC."""
     start_next = datetime.combine(day + timedelta(days=1), datetime.min.time(), BUSINESS_TZ)

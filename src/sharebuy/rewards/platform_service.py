@@ -139,7 +139,8 @@ def set_rules(
         return {
             "version": version_id,
             "effective_from": effective_from,
-            "changes": dict(changes),
+            # As stored, at full precision ("1e3" was echoed as typed; the rulebook holds 1000.0000).
+            "changes": {key: text for key, text in book.as_text().items() if key in changes},
             "rules": book.as_text(),
         }
 

@@ -21,7 +21,7 @@ from sharebuy.db.prepared import Prepared
 from sharebuy.db.uow import UnitOfWork, transaction
 from sharebuy.events import repository as events
 from sharebuy.kernel.amounts import Cny, Points, Price, ShareValue
-from sharebuy.kernel.clock import business_day
+from sharebuy.kernel.clock import as_utc, business_day
 from sharebuy.kernel.errors import Conflict, InvalidInput, Refused, not_found
 from sharebuy.ledger import repository as ledger
 from sharebuy.ledger.domain import PT, SV, Leg
@@ -97,7 +97,8 @@ def record_purchase(
         raise InvalidInput("invalid_key", "幂等键长度应为 1–128", "idempotency key must be 1–128 characters")
     request_key = key or uuid.uuid4().hex
     print_ = fingerprint(merchant_id, consumer_id, cny, at)
-    moment = at or now or datetime.now(UTC)
+    # In UTC: SQLite stores no offset, and every reader takes a stored moment for UTC.
+    moment = as_utc(at or now or datetime.now(UTC))
 
     def work(uow: UnitOfWork) -> PurchaseResult:
         sale = _sale_row(uow.c, business_day(moment), merchant_id, consumer_id, request_key)
@@ -394,7 +395,7 @@ def refund_purchase(
     actor: str = "pos",
     now: datetime | None = None,
 ) -> RefundResult:
-    moment = at or now or datetime.now(UTC)
+    moment = as_utc(at or now or datetime.now(UTC))  # as for a sale: stored in UTC
 
     def work(uow: UnitOfWork) -> RefundResult:
         result = _refund(uow.c, purchase_id, moment, actor)
@@ -422,7 +423,13 @@ def _refund(conn: Connection, purchase_id: int, moment: datetime, actor: str) ->
     require_open_day(conn, day)
     rules = repository.rules_for(conn, day)
     age = (day - row["business_day"]).days
-    if age < 0 or age > rules["refund_window_days"]:
+    if age < 0:
+        raise Refused(
+            "refund_before_purchase",
+            f"退货日 {day} 早于消费营业日 {row['business_day']}",
+            f"a refund on {day} cannot precede its purchase's business day {row['business_day']}",
+        )
+    if age > rules["refund_window_days"]:
         raise Refused(
             "refund_window_closed",
             f"已超过 {rules['refund_window_days']} 天退货期限",
