@@ -334,7 +334,11 @@ def test_stateful_scenarios_conform(town: Town) -> None:
             )
     outcomes = Counter(steps)
     assert len(steps) > 100, f"too few steps ran: {outcomes}"
-    assert any(status == 201 for _, status in steps), f"no scenario created anything: {outcomes}"
+    # Some scenario changed something (created a merchant, posted a deposit, ...), so the links
+    # from a change's answer to the next call were followed; which change succeeds depends on
+    # the data drawn, so any accepted change counts, not only a creation.
+    changed = [op for op, status in steps if op.split()[0] != "GET" and 200 <= status < 300]
+    assert changed, f"no scenario changed anything: {outcomes}"
 
 
 def _scenario(schema: Any, credentials: dict[str, str], steps: list[tuple[str, int]], start: Snapshot) -> Any:
