@@ -328,7 +328,9 @@ def hidden(status: int, *allowed: str) -> dict[str, int]:
 
 
 SIGN_IN = {"login": PHONE_A, "password": PASSWORD}
-TOMORROW = (business_day(datetime.now(UTC)) + timedelta(days=1)).isoformat()
+# Taken when the module is collected: a week ahead, so that a run that crosses midnight in
+# Asia/Shanghai (16:00 UTC) still asks for a day after the last one recorded.
+NEXT_WEEK = (business_day(datetime.now(UTC)) + timedelta(days=7)).isoformat()
 
 ROWS: tuple[Row, ...] = (
     # -- operations ---------------------------------------------------------------------------
@@ -474,7 +476,7 @@ ROWS: tuple[Row, ...] = (
         "POST",
         "/api/v1/rules",
         only(201, "admin"),
-        body={"changes": {"daily_airdrop": "600"}, "effective_from": TOMORROW},
+        body={"changes": {"daily_airdrop": "600"}, "effective_from": NEXT_WEEK},
     ),
     Row("GET", "/api/v1/settlements", only(200, *SIGNED_IN)),
     Row(
