@@ -15,6 +15,8 @@ import re
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,3 +249,17 @@ def run_workers(
     if errors:
         raise RuntimeError(f"a {what} worker failed:\n" + errors[0])
     return results
+
+
+@contextmanager
+def sqlite_synchronous(mode: str) -> Iterator[None]:
+    """Engines made inside the block (and processes started in it) use SQLite's synchronous=`mode`."""
+    before = os.environ.get("SHAREBUY_SQLITE_SYNCHRONOUS")
+    os.environ["SHAREBUY_SQLITE_SYNCHRONOUS"] = mode
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SHAREBUY_SQLITE_SYNCHRONOUS", None)
+        else:
+            os.environ["SHAREBUY_SQLITE_SYNCHRONOUS"] = before

@@ -20,7 +20,15 @@ from datetime import date, datetime
 from datetime import time as dtime
 from typing import Any
 
-from bench.common import BENCH_DB, Result, drop_database, migrated_engine, recreate_database, run_workers
+from bench.common import (
+    BENCH_DB,
+    Result,
+    drop_database,
+    migrated_engine,
+    recreate_database,
+    run_workers,
+    sqlite_synchronous,
+)
 from sharebuy.db.engine import make_engine
 from sharebuy.kernel.clock import BUSINESS_TZ
 from sharebuy.ledger import repository as ledger
@@ -205,22 +213,14 @@ def run_sqlite(warmup: float, duration: float) -> list[Result]:
     """One process on WAL, with the default synchronous=FULL (an fsync per commit) and with
     NORMAL (no fsync per commit: a power cut may lose the last commits, never consistency)."""
     rows = []
-    before = os.environ.get("SHAREBUY_SQLITE_SYNCHRONOUS")
-    try:
-        for mode in ("FULL", "NORMAL"):
-            os.environ["SHAREBUY_SQLITE_SYNCHRONOUS"] = mode  # inherited by the spawned worker
-            with tempfile.TemporaryDirectory(prefix="sharebuy-bench-") as tmp:
-                url = f"sqlite:///{os.path.join(tmp, 'purchases.db')}"
-                m = measure(url, 1, warmup, duration)
-            row = _row("sqlite", 1, m)
-            row.config = f"1 proc, WAL, synchronous={mode}"
-            row.target, row.met = f"≥ {SQLITE_TARGET:,.0f}", m["purchases_per_s"] >= SQLITE_TARGET
-            rows.append(row)
-    finally:
-        if before is None:
-            os.environ.pop("SHAREBUY_SQLITE_SYNCHRONOUS", None)
-        else:
-            os.environ["SHAREBUY_SQLITE_SYNCHRONOUS"] = before
+    for mode in ("FULL", "NORMAL"):
+        # The setting is inherited by the spawned worker.
+        with sqlite_synchronous(mode), tempfile.TemporaryDirectory(prefix="sharebuy-bench-") as tmp:
+            m = measure(f"sqlite:///{os.path.join(tmp, 'purchases.db')}", 1, warmup, duration)
+        row = _row("sqlite", 1, m)
+        row.config = f"1 proc, WAL, synchronous={mode}"
+        row.target, row.met = f"≥ {SQLITE_TARGET:,.0f}", m["purchases_per_s"] >= SQLITE_TARGET
+        rows.append(row)
     return rows
 
 

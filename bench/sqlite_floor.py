@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import event
 
 from bench import purchases
-from bench.common import Result, migrated_engine
+from bench.common import Result, migrated_engine, sqlite_synchronous
 from sharebuy.db.engine import make_engine, sqlite_pragmas
 from sharebuy.ledger.service import seal_pending
 from sharebuy.rewards.purchase_service import record_purchase
@@ -36,20 +36,12 @@ BEGIN, COMMIT = "\x00begin", "\x00commit"
 
 
 def measure(mode: str, count: int = RECORDED) -> dict[str, Any]:
-    before = os.environ.get("SHAREBUY_SQLITE_SYNCHRONOUS")
-    os.environ["SHAREBUY_SQLITE_SYNCHRONOUS"] = mode
-    try:
-        with tempfile.TemporaryDirectory(prefix="sharebuy-floor-") as tmp:
-            path = os.path.join(tmp, "floor.db")
-            service = _record(path, count)
-            replay = _replay(path + ".before", service.pop("steps"), mode)
-            if _balances(path + ".before") != _balances(path):
-                raise AssertionError("the replay did not reproduce the service's balances")
-    finally:
-        if before is None:
-            os.environ.pop("SHAREBUY_SQLITE_SYNCHRONOUS", None)
-        else:
-            os.environ["SHAREBUY_SQLITE_SYNCHRONOUS"] = before
+    with sqlite_synchronous(mode), tempfile.TemporaryDirectory(prefix="sharebuy-floor-") as tmp:
+        path = os.path.join(tmp, "floor.db")
+        service = _record(path, count)
+        replay = _replay(path + ".before", service.pop("steps"), mode)
+        if _balances(path + ".before") != _balances(path):
+            raise AssertionError("the replay did not reproduce the service's balances")
     return {"mode": mode, "purchases": count, "service": service, "replay": replay}
 
 

@@ -20,6 +20,7 @@ from sharebuy.cli import tiers as tiers_cli
 from sharebuy.cli import users as users_cli
 from sharebuy.cli import webhooks as webhooks_cli
 from sharebuy.cli.output import STATE, fail
+from sharebuy.db.base import MAX_ID
 from sharebuy.kernel.errors import SharebuyError
 from sharebuy.ledger.service import seal_pending
 from sharebuy.rewards.repository import not_initialised
@@ -72,8 +73,6 @@ def _seal_before_exit() -> None:
 
 
 NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE for an integer too wide for its column
-# The widest id any table holds: a larger number names no row and no driver can bind it.
-MAX_ID = 2**63 - 1
 
 
 def _out_of_range() -> SharebuyError:

@@ -19,3 +19,6 @@ metadata = MetaData(
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 # Amounts are integers of their smallest unit; 64-bit on both databases.
 Units = BigInteger
+# The widest id any table holds (64-bit on both databases): a larger number names no row, and no
+# driver can bind it, so the edges refuse it before it reaches one.
+MAX_ID = 2**63 - 1

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from sharebuy.db.base import MAX_ID
 from sharebuy.idempotency import service as idempotency
 from sharebuy.identity.service import Principal
 from sharebuy.kernel import views
@@ -19,8 +20,7 @@ from sharebuy.web.problems import IDEMPOTENCY_HEADER, MEDIA_TYPE, PROBLEM_REF
 
 T = TypeVar("T")
 
-# Ids are 64-bit integers on both databases: a larger one is refused here, not by the driver (a 500).
-MAX_ID = 2**63 - 1
+# A larger id than the databases hold is refused here, not by the driver (a 500).
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 

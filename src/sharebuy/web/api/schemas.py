@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from sharebuy.db.base import MAX_ID
 from sharebuy.kernel.clock import BUSINESS_TZ
 
 CnyText = Annotated[
@@ -26,7 +27,7 @@ Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), Field(examples=["correct horse 42"])
 ]
 Name = Annotated[str, StringConstraints(max_length=100)]
-BodyId = Annotated[int, Field(ge=1, le=2**63 - 1)]  # ids are 64-bit on both databases
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 CLOCK_SKEW = timedelta(minutes=5)
 
 
